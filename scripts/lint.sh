@@ -27,6 +27,8 @@ fi
 
 # checkpatch runs in the assembled kernel tree, as a reviewer would run it.
 # The stored patches carry no Signed-off-by: `make rfc` adds the sender's.
+# spdxcheck needs Debian's python3 (python3-ply), not a python3 earlier on PATH.
+export PATH=/usr/bin:$PATH
 cp=(scripts/checkpatch.pl --strict --quiet --ignore MISSING_SIGN_OFF)
 for p in patches/*.patch; do
 	check "checkpatch/$(basename "$p")" bash -c 'cd "$1" && shift && "$@"' _ "$SRC" "${cp[@]}" "$TOP/$p"

@@ -169,6 +169,7 @@ pub enum WakeResult {
 /// It only exists while the wait queue head's spinlock is held.
 pub struct Wake<'a> {
     entry: *mut bindings::wait_queue_entry,
+    head: *mut bindings::wait_queue_head,
     mode: c_uint,
     key: *mut c_void,
     _locked: PhantomData<&'a ()>,
@@ -184,6 +185,11 @@ impl Wake<'_> {
     /// (`key_to_poll()`); it is zero for a plain `wake_up()`.
     pub fn key(&self) -> usize {
         self.key as usize
+    }
+
+    /// The wait queue head being woken (whose lock is held).
+    pub fn head(&self) -> *mut bindings::wait_queue_head {
+        self.head
     }
 
     /// Takes the entry off the wait queue, so that no further wake-up reaches it, as
@@ -418,6 +424,8 @@ impl<T: WakeCallback> WaitEntry<T> {
         let data = unsafe { &(*this).data };
         let wake = Wake {
             entry: wq_entry,
+            // SAFETY: `this` is live (above); `head` is the head being woken, set under its lock.
+            head: unsafe { (*this).head.load(Ordering::Relaxed) },
             mode,
             key,
             _locked: PhantomData,

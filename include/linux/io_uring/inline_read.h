@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * io_uring reads completed inline, in the writer's context.
+ *
+ * A file type opts in by setting FOP_INLINE_READ in its file_operations and
+ * by waking its readers with io_inline_rd_wake() instead of
+ * wake_up_interruptible_sync_poll() where a writer makes data available in
+ * process context.  Its ->poll must register the readers' wait queue first:
+ * that is the queue an inline read waits on.  Its ->read_iter must honour
+ * IOCB_NOWAIT and accept an ITER_BVEC destination: the read is redone with
+ * them in the writer's context.
+ *
+ * The engine is io_uring/inline_read.rs (Rust); io_uring/inline_rd.c is
+ * its C glue into io_uring.  The io_inline_rd_req_*() functions below are
+ * that glue's side of the Rust <-> C interface and are not for providers.
+ */
+#ifndef _LINUX_IO_URING_INLINE_READ_H
+#define _LINUX_IO_URING_INLINE_READ_H
+
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/poll.h>
+
+struct io_kiocb;
+struct io_cancel_data;
+struct io_inline_rd_dest;
+struct io_inline_rd_ring;
+struct io_inline_rd_waiter;
+struct task_struct;
+
+/* A wake-up by a provider's hooked waker, in progress on this CPU. */
+struct io_inline_rd_batch {
+	struct wait_queue_head *head;
+	/* the read this wake-up claimed for inline completion, if any */
+	void *claimed;
+};
+
+/* The ring's counters, as shown in its fdinfo. */
+struct io_inline_rd_stats {
+	u64 armed;
+	u64 completed;
+	u64 fallback;
+	u64 cancelled;
+	u64 pinned;
+};
+
+#ifdef CONFIG_IO_URING_INLINE_READ
+
+/* For providers: wake readers of @head, completing inline reads now. */
+void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask);
+
+/* Rust engine (io_uring/inline_read.rs), called by the C glue. */
+struct io_inline_rd_ring *io_inline_rd_ring_new(void);
+void io_inline_rd_ring_free(struct io_inline_rd_ring *ring);
+struct io_inline_rd_waiter *io_inline_rd_waiter_new(struct io_inline_rd_ring *ring,
+						    struct io_kiocb *req,
+						    struct io_inline_rd_dest *dest,
+						    u64 pinned);
+void io_inline_rd_waiter_queue(struct io_inline_rd_waiter *w,
+			       struct wait_queue_head *head);
+int io_inline_rd_waiter_publish(struct io_inline_rd_waiter *w, bool ready);
+bool io_inline_rd_complete(void *claimed);
+struct io_inline_rd_dest *io_inline_rd_take(struct io_inline_rd_ring *ring,
+					    struct io_kiocb *req);
+int io_inline_rd_cancel(struct io_inline_rd_ring *ring, struct io_cancel_data *cd);
+bool io_inline_rd_remove_all(struct io_inline_rd_ring *ring,
+			     struct task_struct *task, bool cancel_all);
+void io_inline_rd_get_stats(struct io_inline_rd_ring *ring,
+			    struct io_inline_rd_stats *stats);
+
+/* C glue (io_uring/inline_rd.c), called by the Rust engine. */
+struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head);
+ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
+				 struct io_inline_rd_dest *dest);
+size_t io_inline_rd_req_len(struct io_inline_rd_dest *dest);
+void io_inline_rd_req_complete(struct io_kiocb *req,
+			       struct io_inline_rd_dest *dest, ssize_t res);
+void io_inline_rd_req_fallback(struct io_kiocb *req);
+bool io_inline_rd_req_dead(struct io_kiocb *req);
+void io_inline_rd_req_cancel(struct io_kiocb *req, struct io_inline_rd_dest *dest);
+bool io_inline_rd_req_match(struct io_kiocb *req, struct io_cancel_data *cd);
+bool io_inline_rd_req_match_task(struct io_kiocb *req, struct task_struct *task,
+				 bool cancel_all);
+
+#else
+
+static inline void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
+{
+	wake_up_interruptible_sync_poll(head, mask);
+}
+
+#endif /* CONFIG_IO_URING_INLINE_READ */
+#endif /* _LINUX_IO_URING_INLINE_READ_H */

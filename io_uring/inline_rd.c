@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C glue of the inline read engine (io_uring/inline_read.rs): everything
+ * that touches io_uring requests and rings, and the wake-up helper that
+ * providers call.  See include/linux/io_uring/inline_read.h.
+ */
+#include <linux/kernel.h>
+#include <linux/bvec.h>
+#include <linux/errno.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/io_uring.h>
+#include <linux/io_uring/inline_read.h>
+
+#include <uapi/linux/io_uring.h>
+
+#include "io_uring.h"
+#include "cancel.h"
+#include "rsrc.h"
+#include "rw.h"
+#include "inline_rd.h"
+
+/* A read larger than this takes the stock path: it would pin too much. */
+#define IO_INLINE_RD_MAX_BYTES	SZ_1M
+
+/* The events that may let a pending read make progress. */
+#define IO_INLINE_RD_EVENTS	(EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
+/*
+ * The destination of a pending read, reachable from any task: the reader's
+ * pages, pinned at arm time, as a bvec iterator.  For READ_FIXED the
+ * registered buffer's own bvec iterator is used and nothing is pinned.
+ */
+struct io_inline_rd_dest {
+	struct iov_iter		iter;
+	size_t			len;
+	unsigned int		nr_pages;	/* pinned pages in bvec[] */
+	unsigned long		acct;		/* pages charged to the user */
+	struct bio_vec		bvec[];
+};
+
+/* The hooked wake-up in progress on this CPU, under its head's lock. */
+static DEFINE_PER_CPU(struct io_inline_rd_batch *, io_inline_rd_cur);
+
+struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head)
+{
+	struct io_inline_rd_batch *batch = this_cpu_read(io_inline_rd_cur);
+
+	return batch && batch->head == head ? batch : NULL;
+}
+
+/**
+ * io_inline_rd_wake - wake the readers of a provider's wait queue
+ * @head: the wait queue its ->poll registers first
+ * @mask: the poll events, as for wake_up_interruptible_sync_poll()
+ *
+ * Wakes @head as wake_up_interruptible_sync_poll() does.  If the first
+ * exclusive waiter is a pending inline read, the wake-up claims it and the
+ * read is completed here, once the lock is dropped, in the caller's context.
+ * While completed reads fill their buffers, the next waiter is woken in turn
+ * (a nonblocking read never chains wake-ups itself).  Callers must be in
+ * process context and able to sleep; other contexts get the stock wake-up.
+ */
+void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
+{
+	struct io_inline_rd_batch batch = { .head = head };
+	unsigned long flags;
+
+	if (!in_task() ||
+	    (current->flags & (PF_KTHREAD | PF_USER_WORKER | PF_EXITING))) {
+		wake_up_interruptible_sync_poll(head, mask);
+		return;
+	}
+	might_sleep();
+
+	do {
+		batch.claimed = NULL;
+		spin_lock_irqsave(&head->lock, flags);
+		this_cpu_write(io_inline_rd_cur, &batch);
+		__wake_up_locked_sync_key(head, TASK_INTERRUPTIBLE,
+					  poll_to_key(mask));
+		this_cpu_write(io_inline_rd_cur, NULL);
+		spin_unlock_irqrestore(&head->lock, flags);
+	} while (batch.claimed && io_inline_rd_complete(batch.claimed));
+}
+EXPORT_SYMBOL_GPL(io_inline_rd_wake);
+
+static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
+				   struct io_inline_rd_dest *dest)
+{
+	unsigned int i;
+
+	for (i = 0; i < dest->nr_pages; i++)
+		unpin_user_pages_dirty_lock(&dest->bvec[i].bv_page, 1, true);
+	if (dest->acct && ctx->user)
+		__io_unaccount_mem(ctx->user, dest->acct);
+	kvfree(dest);
+}
+
+/* Pin @nr pages of user memory at @base for writing, into @dest->bvec. */
+static int io_inline_rd_pin(struct io_inline_rd_dest *dest, unsigned long base,
+			    size_t len, struct page **pages)
+{
+	unsigned long off = offset_in_page(base);
+	int nr = DIV_ROUND_UP(off + len, PAGE_SIZE);
+	int got, i;
+
+	got = pin_user_pages_fast(base - off, nr, FOLL_WRITE | FOLL_LONGTERM,
+				  pages);
+	if (got != nr) {
+		if (got > 0)
+			unpin_user_pages(pages, got);
+		return got < 0 ? got : -EFAULT;
+	}
+	for (i = 0; i < nr; i++) {
+		size_t n = min_t(size_t, PAGE_SIZE - off, len);
+
+		bvec_set_page(&dest->bvec[dest->nr_pages++], pages[i], n, off);
+		len -= n;
+		off = 0;
+	}
+	return 0;
+}
+
+/*
+ * Make the destination of @req reachable from any task.  Never hand the
+ * request's user-backed iterator to another task: its addresses would be
+ * resolved in the writer's mm.  The buffer is bound to its pages here, at
+ * submission; a later munmap() by the reader does not affect the read.
+ */
+static struct io_inline_rd_dest *io_inline_rd_dest_get(struct io_kiocb *req)
+{
+	struct io_async_rw *io = req->async_data;
+	const struct iov_iter *src = &io->iter;
+	size_t len = iov_iter_count(src), left = len;
+	struct io_ring_ctx *ctx = req->ctx;
+	struct io_inline_rd_dest *dest;
+	struct page **pages;
+	unsigned long max, seg;
+	int ret = 0;
+
+	if (!len || len > IO_INLINE_RD_MAX_BYTES)
+		return ERR_PTR(-E2BIG);
+	if (iov_iter_is_bvec(src)) {
+		/* READ_FIXED: req->rsrc_node keeps the buffer alive */
+		dest = kmalloc(sizeof(*dest), GFP_KERNEL);
+		if (!dest)
+			return ERR_PTR(-ENOMEM);
+		dest->iter = *src;
+		dest->len = len;
+		dest->nr_pages = 0;
+		dest->acct = 0;
+		return dest;
+	}
+	if (!user_backed_iter(src))
+		return ERR_PTR(-EOPNOTSUPP);
+
+	max = iov_iter_npages(src, INT_MAX);
+	dest = kvmalloc(struct_size(dest, bvec, max), GFP_KERNEL);
+	pages = kvmalloc_array(max, sizeof(*pages), GFP_KERNEL);
+	if (!dest || !pages) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	dest->nr_pages = 0;
+	dest->acct = 0;
+	dest->len = len;
+
+	if (iter_is_ubuf(src)) {
+		ret = io_inline_rd_pin(dest, (unsigned long)src->ubuf + src->iov_offset,
+				       len, pages);
+	} else {
+		const struct iovec *iov = iter_iov(src);
+		size_t skip = src->iov_offset;
+
+		for (seg = 0; left && !ret; seg++, skip = 0) {
+			size_t n = min(left, iov[seg].iov_len - skip);
+
+			if (!n)
+				continue;
+			ret = io_inline_rd_pin(dest,
+					       (unsigned long)iov[seg].iov_base + skip,
+					       n, pages + dest->nr_pages);
+			left -= n;
+		}
+	}
+	if (ret)
+		goto fail;
+	if (ctx->user) {
+		ret = __io_account_mem(ctx->user, dest->nr_pages);
+		if (ret)
+			goto fail;
+		dest->acct = dest->nr_pages;
+	}
+	kvfree(pages);
+	iov_iter_bvec(&dest->iter, ITER_DEST, dest->bvec, dest->nr_pages, len);
+	return dest;
+fail:
+	kvfree(pages);
+	if (dest)
+		io_inline_rd_dest_free(ctx, dest);
+	return ERR_PTR(ret);
+}
+
+struct io_inline_rd_pt {
+	struct poll_table_struct	pt;
+	struct io_inline_rd_waiter	*w;
+};
+
+static void io_inline_rd_queue_proc(struct file *file,
+				    struct wait_queue_head *head,
+				    struct poll_table_struct *p)
+{
+	struct io_inline_rd_pt *ipt = container_of(p, struct io_inline_rd_pt, pt);
+
+	io_inline_rd_waiter_queue(ipt->w, head);
+}
+
+/*
+ * Called by io_read() when a nonblocking read found no data: make the read
+ * wait inline instead of arming poll.  Returns 0 if it now waits (the
+ * request is completed later, by a writer, the stock path or a cancel), or
+ * -EAGAIN for today's poll path.
+ */
+int io_inline_rd_arm(struct io_kiocb *req, unsigned int issue_flags)
+{
+	struct io_ring_ctx *ctx = req->ctx;
+	struct io_inline_rd_dest *dest;
+	struct io_inline_rd_pt ipt;
+	__poll_t mask;
+	int ret;
+
+	/*
+	 * Only from the submitter with uring_lock held (not io-wq), and not
+	 * for reads that need uring_lock at completion (provided buffers) or
+	 * must not wait (RWF_NOWAIT, O_NONBLOCK).
+	 */
+	if (!ctx->inline_rd || (issue_flags & IO_URING_F_UNLOCKED) ||
+	    (req->flags & (REQ_F_NOWAIT | REQ_F_BUFFER_SELECT |
+			   REQ_F_FORCE_ASYNC)) ||
+	    !(req->file->f_op->fop_flags & FOP_INLINE_READ))
+		return -EAGAIN;
+	lockdep_assert_held(&ctx->uring_lock);
+
+	dest = io_inline_rd_dest_get(req);
+	if (IS_ERR(dest))
+		return -EAGAIN;
+	ipt.w = io_inline_rd_waiter_new(ctx->inline_rd, req, dest,
+					(u64)dest->nr_pages * PAGE_SIZE);
+	if (!ipt.w) {
+		io_inline_rd_dest_free(ctx, dest);
+		return -EAGAIN;
+	}
+	/*
+	 * Tracked like requests on io_uring files, so that the submitter's
+	 * exit cancels it: it pins the submitter's memory, and a later writer
+	 * would otherwise complete it into an exiting task.
+	 */
+	io_req_track_inflight(req);
+	init_poll_funcptr(&ipt.pt, io_inline_rd_queue_proc);
+	ipt.pt._key = IO_INLINE_RD_EVENTS;
+	/* Queue, then re-check: data may have arrived since the read. */
+	mask = vfs_poll(req->file, &ipt.pt);
+	ret = io_inline_rd_waiter_publish(ipt.w, mask & IO_INLINE_RD_EVENTS);
+	if (ret)
+		io_inline_rd_dest_free(ctx, dest);
+	return ret;
+}
+
+ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
+				 struct io_inline_rd_dest *dest)
+{
+	struct iov_iter iter = dest->iter;
+	struct kiocb kiocb;
+
+	init_sync_kiocb(&kiocb, req->file);
+	kiocb.ki_flags |= IOCB_NOWAIT;
+	return req->file->f_op->read_iter(&kiocb, &iter);
+}
+
+size_t io_inline_rd_req_len(struct io_inline_rd_dest *dest)
+{
+	return dest->len;
+}
+
+void io_inline_rd_req_complete(struct io_kiocb *req,
+			       struct io_inline_rd_dest *dest, ssize_t res)
+{
+	io_inline_rd_dest_free(req->ctx, dest);
+	if (res < 0)
+		req_set_fail(req);
+	io_req_set_res(req, res, 0);
+	io_req_complete_inline(req);
+}
+
+static void io_inline_rd_tw_retry(struct io_kiocb *req, struct io_tw_state *ts)
+{
+	struct io_inline_rd_dest *dest;
+
+	dest = io_inline_rd_take(req->ctx->inline_rd, req);
+	if (dest)
+		io_inline_rd_dest_free(req->ctx, dest);
+	/* the ring or the submitter is going away: consume nothing */
+	if (io_should_terminate_tw(req->ctx)) {
+		io_tw_lock(req->ctx, ts);
+		io_req_defer_failed(req, -ECANCELED);
+		return;
+	}
+	io_req_task_submit(req, ts);
+}
+
+/*
+ * A read whose ring is being torn down or whose submitter is exiting must
+ * not consume data any more: it goes to the stock path, which cancels it.
+ */
+bool io_inline_rd_req_dead(struct io_kiocb *req)
+{
+	return percpu_ref_is_dying(&req->ctx->refs) ||
+	       (READ_ONCE(req->task->flags) & PF_EXITING);
+}
+
+/* The stock path: retry the read in the submitter's task_work. */
+void io_inline_rd_req_fallback(struct io_kiocb *req)
+{
+	req->io_task_work.func = io_inline_rd_tw_retry;
+	io_req_task_work_add(req);
+}
+
+void io_inline_rd_req_cancel(struct io_kiocb *req, struct io_inline_rd_dest *dest)
+{
+	io_inline_rd_dest_free(req->ctx, dest);
+	req_set_fail(req);
+	io_req_set_res(req, -ECANCELED, 0);
+	req->io_task_work.func = io_req_task_complete;
+	io_req_task_work_add(req);
+}
+
+bool io_inline_rd_req_match(struct io_kiocb *req, struct io_cancel_data *cd)
+{
+	return io_cancel_req_match(req, cd);
+}
+
+bool io_inline_rd_req_match_task(struct io_kiocb *req, struct task_struct *task,
+				 bool cancel_all)
+{
+	return io_match_task_safe(req, task, cancel_all);
+}
+
+int io_inline_rd_try_cancel(struct io_ring_ctx *ctx, struct io_cancel_data *cd,
+			    unsigned int issue_flags)
+{
+	int ret;
+
+	if (!ctx->inline_rd)
+		return -ENOENT;
+	io_ring_submit_lock(ctx, issue_flags);
+	ret = io_inline_rd_cancel(ctx->inline_rd, cd);
+	io_ring_submit_unlock(ctx, issue_flags);
+	return ret;
+}
+
+bool io_inline_rd_cancel_all(struct io_ring_ctx *ctx, struct task_struct *task,
+			     bool cancel_all)
+{
+	lockdep_assert_held(&ctx->uring_lock);
+	return ctx->inline_rd &&
+	       io_inline_rd_remove_all(ctx->inline_rd, task, cancel_all);
+}
+
+void io_inline_rd_show_fdinfo(struct io_ring_ctx *ctx, struct seq_file *m)
+{
+	struct io_inline_rd_stats s;
+
+	if (!ctx->inline_rd)
+		return;
+	io_inline_rd_get_stats(ctx->inline_rd, &s);
+	seq_printf(m, "InlineReadArmed:\t%llu\n", s.armed);
+	seq_printf(m, "InlineReadCompleted:\t%llu\n", s.completed);
+	seq_printf(m, "InlineReadFallback:\t%llu\n", s.fallback);
+	seq_printf(m, "InlineReadCancelled:\t%llu\n", s.cancelled);
+	seq_printf(m, "InlineReadPinned:\t%llu\n", s.pinned);
+}
+
+/* The Rust engine tests these values in wake keys. */
+static_assert((__force u32)EPOLLIN == 0x0001);
+static_assert((__force u32)EPOLLERR == 0x0008);
+static_assert((__force u32)EPOLLHUP == 0x0010);
+static_assert((__force u32)EPOLLRDNORM == 0x0040);
+static_assert((__force u32)EPOLLRDHUP == 0x2000);
+static_assert((__force u32)POLLFREE == 0x4000);
