@@ -40,7 +40,6 @@
  */
 struct io_inline_rd_dest {
 	struct iov_iter		iter;
-	size_t			len;
 	unsigned int		nr_pages;	/* pinned pages in bvec[] */
 	unsigned long		acct;		/* pages charged to the user */
 	struct bio_vec		bvec[];
@@ -56,6 +55,60 @@ struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head)
 	return batch && batch->head == head ? batch : NULL;
 }
 
+/* Whether the current context may complete reads inline (and sleep). */
+static bool io_inline_rd_may_complete(void)
+{
+	return in_task() &&
+	       !(current->flags & (PF_KTHREAD | PF_USER_WORKER | PF_EXITING));
+}
+
+/**
+ * io_inline_rd_locked_begin - start a wake-up that may complete reads inline
+ * @batch: on the caller's stack, until io_inline_rd_locked_complete()
+ * @head: the wait queue about to be woken, whose lock the caller holds
+ *
+ * For providers that wake readers with the wait queue's lock held: call this
+ * just before the wake-up and io_inline_rd_locked_end() just after, then
+ * io_inline_rd_locked_complete() once every spinlock is dropped.  A pending
+ * inline read that the wake-up reaches first is claimed in @batch.  Outside
+ * process context (or from a kernel thread or an exiting task) nothing is
+ * claimed: such wake-ups hand pending reads back to the stock path.
+ */
+void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
+			       struct wait_queue_head *head)
+{
+	lockdep_assert_held(&head->lock);
+	batch->head = head;
+	batch->claimed = NULL;
+	if (io_inline_rd_may_complete())
+		this_cpu_write(io_inline_rd_cur, batch);
+}
+EXPORT_SYMBOL_GPL(io_inline_rd_locked_begin);
+
+void io_inline_rd_locked_end(struct io_inline_rd_batch *batch)
+{
+	lockdep_assert_held(&batch->head->lock);
+	this_cpu_write(io_inline_rd_cur, NULL);
+}
+EXPORT_SYMBOL_GPL(io_inline_rd_locked_end);
+
+/**
+ * io_inline_rd_locked_complete - complete the read a wake-up claimed
+ * @batch: as passed to io_inline_rd_locked_begin()
+ * @mask: the poll events of the wake-up
+ *
+ * Completes the claimed read, if any, in the caller's context: may sleep.
+ * If the file still has data for readers, wakes the next one in turn (a
+ * nonblocking read never chains wake-ups itself).
+ */
+void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
+				  __poll_t mask)
+{
+	if (batch->claimed && io_inline_rd_complete(batch->claimed))
+		io_inline_rd_wake(batch->head, mask);
+}
+EXPORT_SYMBOL_GPL(io_inline_rd_locked_complete);
+
 /**
  * io_inline_rd_wake - wake the readers of a provider's wait queue
  * @head: the wait queue its ->poll registers first
@@ -63,30 +116,28 @@ struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head)
  *
  * Wakes @head as wake_up_interruptible_sync_poll() does.  If the first
  * exclusive waiter is a pending inline read, the wake-up claims it and the
- * read is completed here, once the lock is dropped, in the caller's context.
- * While completed reads fill their buffers, the next waiter is woken in turn
- * (a nonblocking read never chains wake-ups itself).  Callers must be in
- * process context and able to sleep; other contexts get the stock wake-up.
+ * read is completed here, once the lock is dropped, in the caller's context;
+ * then, while the file still has data, the next waiter is woken in turn.
+ * Callers must be able to sleep; in other contexts this is the stock
+ * wake-up.
  */
 void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
 {
-	struct io_inline_rd_batch batch = { .head = head };
+	struct io_inline_rd_batch batch;
 	unsigned long flags;
 
-	if (!in_task() ||
-	    (current->flags & (PF_KTHREAD | PF_USER_WORKER | PF_EXITING))) {
+	if (!io_inline_rd_may_complete()) {
 		wake_up_interruptible_sync_poll(head, mask);
 		return;
 	}
 	might_sleep();
 
 	do {
-		batch.claimed = NULL;
 		spin_lock_irqsave(&head->lock, flags);
-		this_cpu_write(io_inline_rd_cur, &batch);
+		io_inline_rd_locked_begin(&batch, head);
 		__wake_up_locked_sync_key(head, TASK_INTERRUPTIBLE,
 					  poll_to_key(mask));
-		this_cpu_write(io_inline_rd_cur, NULL);
+		io_inline_rd_locked_end(&batch);
 		spin_unlock_irqrestore(&head->lock, flags);
 	} while (batch.claimed && io_inline_rd_complete(batch.claimed));
 }
@@ -154,7 +205,6 @@ static struct io_inline_rd_dest *io_inline_rd_dest_get(struct io_kiocb *req)
 		if (!dest)
 			return ERR_PTR(-ENOMEM);
 		dest->iter = *src;
-		dest->len = len;
 		dest->nr_pages = 0;
 		dest->acct = 0;
 		return dest;
@@ -171,7 +221,6 @@ static struct io_inline_rd_dest *io_inline_rd_dest_get(struct io_kiocb *req)
 	}
 	dest->nr_pages = 0;
 	dest->acct = 0;
-	dest->len = len;
 
 	if (iter_is_ubuf(src)) {
 		ret = io_inline_rd_pin(dest, (unsigned long)src->ubuf + src->iov_offset,
@@ -285,9 +334,10 @@ ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
 	return req->file->f_op->read_iter(&kiocb, &iter);
 }
 
-size_t io_inline_rd_req_len(struct io_inline_rd_dest *dest)
+/* Whether @req's file has data (or EOF) for the next reader right now. */
+bool io_inline_rd_req_ready(struct io_kiocb *req)
 {
-	return dest->len;
+	return vfs_poll(req->file, NULL) & (EPOLLIN | EPOLLRDNORM);
 }
 
 void io_inline_rd_req_complete(struct io_kiocb *req,

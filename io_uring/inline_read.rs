@@ -349,8 +349,7 @@ pub unsafe extern "C" fn io_inline_rd_waiter_publish(
 /// Completes a read claimed by a hooked wake-up, in the waker's process context: consume the
 /// data into the pinned destination, post the CQE, free everything.
 ///
-/// Returns whether the read filled its whole buffer, in which case more data may be waiting
-/// for the next reader.
+/// Returns whether the file still has data for the next reader.
 ///
 /// # Safety
 ///
@@ -374,15 +373,15 @@ pub unsafe extern "C" fn io_inline_rd_complete(claimed: *mut c_void) -> bool {
         unsafe { bindings::io_inline_rd_req_fallback(req) };
         return false;
     }
-    // SAFETY: As above.
-    let len = unsafe { bindings::io_inline_rd_req_len(dest) };
+    // SAFETY: We own the request, which holds its file.
+    let more = res > 0 && unsafe { bindings::io_inline_rd_req_ready(req) };
     // Off the wait queue (it was detached already) and out of the index before the request
     // goes: once the CQE is posted the ring may be torn down. `w` dangles from here on.
     drop(ring.take(req));
     ring.completed.fetch_add(1, Ordering::Relaxed);
     // SAFETY: We own the request and its destination; both are freed by this call.
     unsafe { bindings::io_inline_rd_req_complete(req, dest, res as _) };
-    res > 0 && res as usize == len
+    more
 }
 
 /// Takes the read of `req` out of the index for the stock-path task_work that a

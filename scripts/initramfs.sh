@@ -19,6 +19,11 @@ make -s -C "$SRC/tools/testing/selftests/io_uring_cancel" OUTPUT="$st" \
 progs=$(make -s -C "$SRC/tools/testing/selftests/io_uring_cancel" OUTPUT="$st" \
 	--no-print-directory -f Makefile -f - print-progs <<<'print-progs: ; @echo $(notdir $(TEST_GEN_PROGS))')
 
+# The demo `make` shows: built like the selftests, against the same headers.
+gcc -static -O2 -Wall -Wextra -Werror -isystem "$out/usr/include" \
+	-I"$SRC/tools/testing/selftests/io_uring_cancel" \
+	-o "$st/iu-demo" "$TOP/vm/iu-demo.c"
+
 spec="$out/initramfs.list"
 {
 	echo "dir /dev 0755 0 0"
@@ -27,6 +32,7 @@ spec="$out/initramfs.list"
 	for d in /bin /sbin /proc /sys /tmp /root /selftests; do echo "dir $d 0755 0 0"; done
 	echo "file /bin/busybox /bin/busybox 0755 0 0"
 	echo "file /init $TOP/vm/init 0755 0 0"
+	echo "file /bin/iu-demo $st/iu-demo 0755 0 0"
 	printf '%s\n' $progs >"$st/list"
 	echo "file /selftests/list $st/list 0644 0 0"
 	echo "file /selftests/settings $SRC/tools/testing/selftests/io_uring_cancel/settings 0644 0 0"

@@ -5,10 +5,13 @@
  * A file type opts in by setting FOP_INLINE_READ in its file_operations and
  * by waking its readers with io_inline_rd_wake() instead of
  * wake_up_interruptible_sync_poll() where a writer makes data available in
- * process context.  Its ->poll must register the readers' wait queue first:
- * that is the queue an inline read waits on.  Its ->read_iter must honour
- * IOCB_NOWAIT and accept an ITER_BVEC destination: the read is redone with
- * them in the writer's context.
+ * process context (or, where it wakes them with the wait queue's lock held,
+ * by bracketing that wake-up with io_inline_rd_locked_begin()/_end() and
+ * calling io_inline_rd_locked_complete() after the unlock).  Its ->poll
+ * must register the readers' wait queue first: that is the queue an inline
+ * read waits on.  Its ->read_iter must honour IOCB_NOWAIT and accept an
+ * ITER_BVEC destination: the read is redone with them in the writer's
+ * context.
  *
  * The engine is io_uring/inline_read.rs (Rust); io_uring/inline_rd.c is
  * its C glue into io_uring.  The io_inline_rd_req_*() functions below are
@@ -48,6 +51,12 @@ struct io_inline_rd_stats {
 
 /* For providers: wake readers of @head, completing inline reads now. */
 void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask);
+/* For providers that wake with @head's lock held (see inline_rd.c). */
+void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
+			       struct wait_queue_head *head);
+void io_inline_rd_locked_end(struct io_inline_rd_batch *batch);
+void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
+				  __poll_t mask);
 
 /* Rust engine (io_uring/inline_read.rs), called by the C glue. */
 struct io_inline_rd_ring *io_inline_rd_ring_new(void);
@@ -72,7 +81,7 @@ void io_inline_rd_get_stats(struct io_inline_rd_ring *ring,
 struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head);
 ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
 				 struct io_inline_rd_dest *dest);
-size_t io_inline_rd_req_len(struct io_inline_rd_dest *dest);
+bool io_inline_rd_req_ready(struct io_kiocb *req);
 void io_inline_rd_req_complete(struct io_kiocb *req,
 			       struct io_inline_rd_dest *dest, ssize_t res);
 void io_inline_rd_req_fallback(struct io_kiocb *req);
@@ -87,6 +96,20 @@ bool io_inline_rd_req_match_task(struct io_kiocb *req, struct task_struct *task,
 static inline void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
 {
 	wake_up_interruptible_sync_poll(head, mask);
+}
+
+static inline void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
+					     struct wait_queue_head *head)
+{
+}
+
+static inline void io_inline_rd_locked_end(struct io_inline_rd_batch *batch)
+{
+}
+
+static inline void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
+						__poll_t mask)
+{
 }
 
 #endif /* CONFIG_IO_URING_INLINE_READ */

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +39,19 @@
 #endif
 #ifndef __NR_io_uring_register
 #define __NR_io_uring_register	427
+#endif
+
+/*
+ * Inline-completed reads (this series): a ring created with
+ * IORING_SETUP_INLINE_READ completes READ, READV and READ_FIXED on pipes and
+ * other provider files in the writer's context. Kernels that support it set
+ * IORING_FEAT_INLINE_READ. Fallbacks for uapi headers that predate them.
+ */
+#ifndef IORING_SETUP_INLINE_READ
+#define IORING_SETUP_INLINE_READ	(1U << 24)
+#endif
+#ifndef IORING_FEAT_INLINE_READ
+#define IORING_FEAT_INLINE_READ		(1U << 24)
 #endif
 
 /* Offset meaning "the file's current position", as read(2) uses; pipes take it. */
@@ -407,6 +422,82 @@ static inline int iou_poll_cqe(struct iou_ring *ring, struct io_uring_cqe **cqe,
 	}
 }
 
+/*
+ * Enter the kernel once to get events without waiting: runs pending task_work
+ * (and a DEFER_TASKRUN ring's local work, if the caller is its submitter),
+ * which may post CQEs.
+ */
+static inline int iou_get_events(struct iou_ring *ring)
+{
+	return iou_sys_enter(ring->fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+}
+
+/*
+ * Wait up to @timeout_ms until at least @nr CQEs are in the shared ring,
+ * sleeping in io_uring_enter(2). Returns 0, -ETIME on timeout, or another
+ * negative errno. Needs IORING_FEAT_EXT_ARG.
+ */
+static inline int iou_wait_nr(struct iou_ring *ring, unsigned int nr, unsigned int timeout_ms)
+{
+	__s64 deadline = iou_now_ns() + timeout_ms * 1000000LL;
+	struct io_uring_getevents_arg arg;
+	struct __kernel_timespec ts;
+	__s64 left;
+	int ret;
+
+	if (!(ring->features & IORING_FEAT_EXT_ARG))
+		return -EOPNOTSUPP;
+	memset(&arg, 0, sizeof(arg));
+	arg.ts = (__u64)(uintptr_t)&ts;
+	for (;;) {
+		if (iou_cq_ready(ring) >= nr)
+			return 0;
+		left = deadline - iou_now_ns();
+		if (left <= 0)
+			return -ETIME;
+		ts.tv_sec = left / 1000000000LL;
+		ts.tv_nsec = left % 1000000000LL;
+		ret = iou_sys_enter(ring->fd, 0, nr - iou_cq_ready(ring),
+				    IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+				    &arg, sizeof(arg));
+		if (ret < 0 && ret != -ETIME && ret != -EINTR)
+			return ret;
+	}
+}
+
+/* fdinfo. */
+
+/*
+ * Read the unsigned number on the "@key:" line of the ring's
+ * /proc/self/fdinfo/<ring_fd> (lines such as "SqMask:\t0x7" or
+ * "InlineReadArmed:\t3"). Returns 0 and sets @val, -ENOENT if there is no such
+ * line (or it holds no number), or another negative errno.
+ */
+static inline int iou_fdinfo_u64(int ring_fd, const char *key, uint64_t *val)
+{
+	size_t klen = strlen(key), cap = 0;
+	char path[64], *line = NULL, *end;
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ring_fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		errno = 0;
+		*val = strtoull(line + klen + 1, &end, 0);
+		if (!errno && end != line + klen + 1)
+			ret = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
 /* Registration. */
 
 static inline int iou_register_buffers(struct iou_ring *ring, const struct iovec *iov,
@@ -418,6 +509,41 @@ static inline int iou_register_buffers(struct iou_ring *ring, const struct iovec
 static inline int iou_unregister_buffers(struct iou_ring *ring)
 {
 	return iou_sys_register(ring->fd, IORING_UNREGISTER_BUFFERS, NULL, 0);
+}
+
+static inline int iou_register_files(struct iou_ring *ring, const int *fds, unsigned int nr)
+{
+	return iou_sys_register(ring->fd, IORING_REGISTER_FILES, fds, nr);
+}
+
+/*
+ * Enable a ring created with IORING_SETUP_R_DISABLED. On a SINGLE_ISSUER ring
+ * this makes the caller the only task that may submit (and, with
+ * DEFER_TASKRUN, reap): that is how a forked child becomes the submitter of a
+ * ring its parent created.
+ */
+static inline int iou_enable_rings(struct iou_ring *ring)
+{
+	return iou_sys_register(ring->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
+
+/*
+ * IORING_REGISTER_SYNC_CANCEL: cancel the request(s) with user_data @target
+ * (or, with IORING_ASYNC_CANCEL_FD, on file @fd) and wait up to @timeout_ms
+ * for them. Returns 0 or a negative errno (-ENOENT: nothing matched).
+ */
+static inline int iou_sync_cancel(struct iou_ring *ring, __u64 target, int fd,
+				  unsigned int cancel_flags, unsigned int timeout_ms)
+{
+	struct io_uring_sync_cancel_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = target;
+	reg.fd = fd;
+	reg.flags = cancel_flags;
+	reg.timeout.tv_sec = timeout_ms / 1000;
+	reg.timeout.tv_nsec = (timeout_ms % 1000) * 1000000LL;
+	return iou_sys_register(ring->fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
 }
 
 /* SQE preparation. */
@@ -456,6 +582,30 @@ static inline void iou_prep_read_fixed(struct io_uring_sqe *sqe, int fd, void *b
 {
 	iou_prep_rw(sqe, IORING_OP_READ_FIXED, fd, (uintptr_t)buf, len, off, user_data);
 	sqe->buf_index = buf_index;
+}
+
+static inline void iou_prep_write(struct io_uring_sqe *sqe, int fd, const void *buf, __u32 len,
+				  __u64 off, __u64 user_data)
+{
+	iou_prep_rw(sqe, IORING_OP_WRITE, fd, (uintptr_t)buf, len, off, user_data);
+}
+
+/* Hand @nr buffers of @len bytes at @addr, ids @bid..., to buffer group @bgid. */
+static inline void iou_prep_provide_buffers(struct io_uring_sqe *sqe, void *addr, __u32 len,
+					    int nr, __u16 bgid, __u16 bid, __u64 user_data)
+{
+	iou_prep_rw(sqe, IORING_OP_PROVIDE_BUFFERS, nr, (uintptr_t)addr, len, bid, user_data);
+	sqe->buf_group = bgid;
+}
+
+/*
+ * Time out the previous SQE (which must carry IOSQE_IO_LINK) after @ts. The
+ * timespec is read when the SQE is submitted.
+ */
+static inline void iou_prep_link_timeout(struct io_uring_sqe *sqe, struct __kernel_timespec *ts,
+					 __u64 user_data)
+{
+	iou_prep_rw(sqe, IORING_OP_LINK_TIMEOUT, -1, (uintptr_t)ts, 1, 0, user_data);
 }
 
 /* Cancel the request(s) whose user_data is @target (@cancel_flags: IORING_ASYNC_CANCEL_*). */
