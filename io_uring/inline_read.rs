@@ -39,7 +39,7 @@ use kernel::{
     new_spinlock,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
-    sync::SpinLock,
+    sync::{Arc, SpinLock},
     wait::{WaitEntry, WaitQueueHead, Wake, WakeCallback, WakeResult},
 };
 
@@ -144,7 +144,7 @@ type Key = usize;
 #[pin_data]
 struct Ring {
     #[pin]
-    index: SpinLock<RBTree<Key, Pin<KBox<InlineRead>>>>,
+    index: SpinLock<RBTree<Key, Arc<InlineRead>>>,
     armed: AtomicU64,
     completed: AtomicU64,
     fallback: AtomicU64,
@@ -161,7 +161,7 @@ unsafe impl Sync for Waiter {}
 impl Ring {
     /// Takes the read of `req` out of the index, if it is there. The caller drops it (which
     /// takes it off its wait queue) after the index lock is released.
-    fn take(&self, req: *mut bindings::io_kiocb) -> Option<Pin<KBox<InlineRead>>> {
+    fn take(&self, req: *mut bindings::io_kiocb) -> Option<Arc<InlineRead>> {
         let read = self.index.lock().remove(&(req as Key));
         if let Some(r) = &read {
             self.pinned.fetch_sub(r.pinned, Ordering::Relaxed);
@@ -255,7 +255,9 @@ pub unsafe extern "C" fn io_inline_rd_ring_free(ring: *mut bindings::io_inline_r
 
 /// Creates the pending read of `req` and puts it in the ring's index, not yet queued.
 ///
-/// Returns a borrowed pointer (the index owns the read), or null if out of memory.
+/// Returns the submitter's reference, which keeps the read alive while it is armed (a writer
+/// may complete and release it as soon as it is queued) until [`io_inline_rd_waiter_publish`]
+/// gives it back; or null if out of memory.
 ///
 /// # Safety
 ///
@@ -278,32 +280,32 @@ pub unsafe extern "C" fn io_inline_rd_waiter_new(
         pinned,
         queued: AtomicU32::new(0),
     };
-    let Ok(read) = KBox::pin_init(WaitEntry::new(waiter), GFP_KERNEL) else {
+    let Ok(read) = Arc::pin_init(WaitEntry::new(waiter), GFP_KERNEL) else {
         return ptr::null_mut();
     };
-    let w = ptr::from_ref::<InlineRead>(&read).cast_mut();
-    let Ok(node) = RBTreeNode::new(req as Key, read, GFP_KERNEL) else {
+    let Ok(node) = RBTreeNode::new(req as Key, read.clone(), GFP_KERNEL) else {
         return ptr::null_mut();
     };
     r.pinned.fetch_add(pinned, Ordering::Relaxed);
     if r.index.lock().insert(node).is_some() {
         pr_warn!("inline read armed twice for one request\n");
     }
-    w.cast()
+    Arc::into_raw(read).cast_mut().cast()
 }
 
 /// Queues a pending read on the wait queue its file's `->poll` registered first.
 ///
 /// # Safety
 ///
-/// `w` comes from [`io_inline_rd_waiter_new`] and is still owned by the index; `head` is the
+/// `w` comes from [`io_inline_rd_waiter_new`] and has not been published yet; `head` is the
 /// file's wait queue, alive as long as the request holds the file.
 #[no_mangle]
 pub unsafe extern "C" fn io_inline_rd_waiter_queue(
     w: *mut bindings::io_inline_rd_waiter,
     head: *mut bindings::wait_queue_head,
 ) {
-    // SAFETY: By the function's safety requirements, `w` is a live, pinned `InlineRead`.
+    // SAFETY: By the function's safety requirements, the submitter's reference keeps `w` alive;
+    // the contents of an `Arc` never move.
     let read = unsafe { Pin::new_unchecked(&*w.cast::<InlineRead>()) };
     if read.queued.swap(1, Ordering::Relaxed) != 0 {
         // Only the first queue: for a pipe, `->poll` registers the writers' queue next.
@@ -328,8 +330,9 @@ pub unsafe extern "C" fn io_inline_rd_waiter_publish(
     w: *mut bindings::io_inline_rd_waiter,
     ready: bool,
 ) -> i32 {
-    // SAFETY: By the function's safety requirements, `w` is a live `InlineRead`.
-    let read = unsafe { &*w.cast::<InlineRead>() };
+    // SAFETY: By the function's safety requirements, `w` is the submitter's reference from
+    // `io_inline_rd_waiter_new`, which this takes back: it is dropped on return.
+    let read = unsafe { Arc::from_raw(w.cast::<InlineRead>().cast_const()) };
     // SAFETY: The ring outlives its requests.
     let ring = unsafe { &*read.ring };
     if read.queued.load(Ordering::Relaxed) != 0 && !ready {
