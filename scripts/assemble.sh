@@ -179,9 +179,9 @@ for name in "${order[@]}"; do
 	fi
 	# The commit message is the patch's whole message (subject and body).
 	info=$(g mailinfo "$tmp/msg" "$tmp/diff" <"$p")
-	subject=$(sed -n 's/^Subject: //p' <<<"$info" | head -n1)
-	email=$(sed -n 's/^Email: //p' <<<"$info" | head -n1)
-	author=$(sed -n 's/^Author: //p' <<<"$info" | head -n1)
+	subject=$(sed -n '/^Subject: /{s///p;q}' <<<"$info")
+	email=$(sed -n '/^Email: /{s///p;q}' <<<"$info")
+	author=$(sed -n '/^Author: /{s///p;q}' <<<"$info")
 	{
 		echo "${subject:-$name}"
 		if grep -q '[^[:space:]]' "$tmp/msg"; then

@@ -33,6 +33,8 @@ spec="$out/initramfs.list"
 	echo "file /bin/busybox /bin/busybox 0755 0 0"
 	echo "file /init $TOP/vm/init 0755 0 0"
 	echo "file /bin/iu-demo $st/iu-demo 0755 0 0"
+	bench=$TOP/bench/target/x86_64-unknown-linux-gnu/release/iu-bench
+	[ -x "$bench" ] && echo "file /bin/iu-bench $bench 0755 0 0"
 	printf '%s\n' $progs >"$st/list"
 	echo "file /selftests/list $st/list 0644 0 0"
 	echo "file /selftests/settings $SRC/tools/testing/selftests/io_uring_cancel/settings 0644 0 0"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/lint.sh: rustfmt on our Rust, checkpatch --strict on our patches
-# and new files. (clippy runs in every kernel build: scripts/build.sh.)
+# scripts/lint.sh: rustfmt on our Rust, checkpatch --strict on the series as
+# exported by scripts/rfc.sh. (clippy runs in every kernel build:
+# scripts/build.sh.)
 # Each check is one result in build/lint.json for the summary.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
@@ -20,26 +21,20 @@ check() {
 	fi
 }
 
-mapfile -t rs < <(git ls-files '*.rs')
+mapfile -t rs < <(git ls-files -- 'rust/*.rs' 'io_uring/*.rs' 'fs/*.rs' 'mm/*.rs')
 if [ ${#rs[@]} -gt 0 ]; then
 	check rustfmt rustfmt --check --edition 2021 --config-path "$SRC/.rustfmt.toml" "${rs[@]}"
 fi
 
-# checkpatch runs in the assembled kernel tree, as a reviewer would run it.
-# The stored patches carry no Signed-off-by: `make rfc` adds the sender's.
-# spdxcheck needs Debian's python3 (python3-ply), not a python3 earlier on PATH.
-export PATH=/usr/bin:$PATH
-cp=(scripts/checkpatch.pl --strict --quiet --ignore MISSING_SIGN_OFF)
-for p in patches/*.patch; do
-	check "checkpatch/$(basename "$p")" bash -c 'cd "$1" && shift && "$@"' _ "$SRC" "${cp[@]}" "$TOP/$p"
-done
-mapfile -t new < <(git ls-files -- rust io_uring include fs mm tools | grep -E '\.(c|h|rs)$')
-for f in "${new[@]}"; do
-	extra=()
-	# User-space tests cannot use the kernel's BIT() macro.
-	[[ $f == tools/* ]] && extra=(--ignore BIT_MACRO)
-	check "checkpatch/$f" bash -c 'cd "$1" && shift && "$@"' _ "$SRC" "${cp[@]}" "${extra[@]}" -f "$TOP/$f"
-done
+# The benchmark is an ordinary cargo crate (bench/build.sh's toolchain).
+check bench-fmt env -u RUSTC -u RUSTDOC -u RUSTFLAGS -C bench cargo fmt --check
+check bench-clippy env -u RUSTC -u RUSTDOC -u RUSTFLAGS -C bench \
+	cargo clippy --release --locked -q -- -D warnings
+
+# The series as the list would receive it: checkpatch --strict on every
+# exported patch (new files included, findings explained in
+# rfc/checkpatch-notes), rustfmt on the Rust each patch touches.
+check rfc-series "$TOP/scripts/rfc.sh" --check
 
 python3 - "$BUILD/lint.json" "${#failed[@]}" "${passed[@]}" -- "${failed[@]}" <<'PY'
 import json, sys

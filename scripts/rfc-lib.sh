@@ -97,12 +97,12 @@ rfc_rustfmt() {
 			<"$tmp/rf-in.rs" >"$tmp/rf-out.rs" 2>"$tmp/rf-err"; then
 			RF_BAD=$((RF_BAD + 1))
 			echo "rustfmt: $f: rustfmt failed:"
-			sed 's/^/    /' "$tmp/rf-err" | head -n 20
+			sed 's/^/    /' "$tmp/rf-err" | head -n 20 || true
 		elif ! cmp -s "$tmp/rf-in.rs" "$tmp/rf-out.rs"; then
 			RF_BAD=$((RF_BAD + 1))
 			echo "rustfmt: $f is not formatted:"
 			diff -u --label "a/$f" --label "b/$f (rustfmt)" "$tmp/rf-in.rs" "$tmp/rf-out.rs" |
-				sed 's/^/    /' | head -n 40
+				sed 's/^/    /' | head -n 40 || true
 		fi
 	done < <(git -C "$SRC" diff-tree --no-commit-id -r --diff-filter=AM --name-only "$c" -- '*.rs')
 }

@@ -48,7 +48,7 @@ if [ "$mode" = check ]; then
 		echo "$line"
 		if [ "$CP_E" != 0 ]; then
 			errors=$((errors + CP_E))
-			grep -E -A4 '^ERROR:' <<<"$CP_OUT" | sed 's/^/    /'
+			grep -E -A4 '^ERROR:' <<<"$CP_OUT" | sed 's/^/    /' || true
 		fi
 		if [ "$RF_BAD" != 0 ]; then
 			badfmt=$((badfmt + RF_BAD))
@@ -90,31 +90,29 @@ rfc_format "$RFC_OUT" "$signed" --cover-letter "${addr[@]}"
 # checkpatch on what will be sent.
 cp_report=$RFC_OUT/checkpatch.txt
 : >"$cp_report"
-: >"$tmp/findings"
+mkdir -p "$tmp/cp"
 errors=0 warnings=0 checks=0 i=0
-printf '%-4s %-6s %-8s %-6s  %s\n' '#' errors warnings checks patch >"$tmp/table"
+printf '%-5s %-6s %-8s %-6s  %s\n' '#' errors warnings checks patch >"$tmp/table"
 for p in "$RFC_OUT"/0*.patch; do
 	case "$p" in */0000-cover-letter.patch) continue ;; esac
 	i=$((i + 1))
 	rfc_checkpatch "$p"
 	errors=$((errors + CP_E)) warnings=$((warnings + CP_W)) checks=$((checks + CP_C))
-	printf '%-4s %-6s %-8s %-6s  %s\n' "$i/$n" "$CP_E" "$CP_W" "$CP_C" "$(basename "$p")" >>"$tmp/table"
+	printf '%-5s %-6s %-8s %-6s  %s\n' "$i/$n" "$CP_E" "$CP_W" "$CP_C" "$(basename "$p")" >>"$tmp/table"
+	echo "$CP_OUT" >"$tmp/cp/$i"
 	{
 		echo "=== $(basename "$p")"
 		echo "$CP_OUT"
 		echo
 	} >>"$cp_report"
-	# Each finding: "[PATCH i/n] LEVEL:TYPE: message"
-	grep -E '^(ERROR|WARNING|CHECK):' <<<"$CP_OUT" | sed "s|^|[PATCH $i/$n] |" >>"$tmp/findings" || true
 done
 
 # --- The cover letter -------------------------------------------------------
 tpl=$TOP/rfc/cover-letter.txt
-notes=$TOP/rfc/checkpatch-notes
 
 # The file types whose file_operations the series gives FOP_INLINE_READ.
 declare -A kind=(
-	[fs/pipe.c]="pipes and FIFOs"
+	[fs/pipe.c]="pipes (and FIFOs)"
 	[fs/eventfd.c]="eventfd"
 	[fs/signalfd.c]="signalfd"
 	[fs/fuse/dev.c]="/dev/fuse"
@@ -122,7 +120,7 @@ declare -A kind=(
 )
 have=() missing=()
 for f in fs/pipe.c fs/eventfd.c fs/signalfd.c fs/fuse/dev.c fs/userfaultfd.c; do
-	if git -C "$SRC" diff "base..$signed" -- "$f" | grep -q '^+.*FOP_INLINE_READ'; then
+	if grep -q '^+.*FOP_INLINE_READ' <<<"$(git -C "$SRC" diff "base..$signed" -- "$f")"; then
 		have+=("${kind[$f]}")
 	else
 		missing+=("${kind[$f]}")
@@ -131,7 +129,7 @@ done
 others=$(git -C "$SRC" diff --name-only "base..$signed" -- 'fs/*.c' 'mm/*.c' 'drivers/*.c' |
 	while IFS= read -r f; do
 		[ -n "${kind[$f]:-}" ] && continue
-		git -C "$SRC" diff "base..$signed" -- "$f" | grep -q '^+.*FOP_INLINE_READ' && echo "$f"
+		grep -q '^+.*FOP_INLINE_READ' <<<"$(git -C "$SRC" diff "base..$signed" -- "$f")" && echo "$f"
 	done || true)
 join() { # the words of "$@" as an English list
 	local n=$#
@@ -142,7 +140,11 @@ join() { # the words of "$@" as an English list
 	*) local out="" i=0 w
 	   for w in "$@"; do
 		i=$((i + 1))
-		if [ $i -eq $n ]; then out+="and $w"; else out+="$w, "; fi
+		if [ $i -eq $n ]; then
+			out="${out%, } and $w"
+		else
+			out+="$w, "
+		fi
 	   done
 	   echo "$out" ;;
 	esac
@@ -150,6 +152,17 @@ join() { # the words of "$@" as an English list
 # shellcheck disable=SC2086
 join "${have[@]}" $others >"$tmp/PROVIDERS"
 join "${missing[@]}" >"$tmp/NOT_YET"
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "File types converted in this version: $(cat "$tmp/PROVIDERS").  The" \
+		"series is pipes-first: $(cat "$tmp/NOT_YET") follow once the core is" \
+		"agreed on." | fold -s -w 72 | sed 's/ *$//' >"$tmp/SCOPE"
+	echo "- Other special files: $(cat "$tmp/NOT_YET") are not converted in" \
+		"this version (pipes first); their reads behave as today on every" \
+		"ring." | fold -s -w 69 | sed 's/ *$//; 2,$s/^/  /' >"$tmp/NOT_YET_ITEM"
+else
+	echo "File types converted: $(cat "$tmp/PROVIDERS")." >"$tmp/SCOPE"
+	: >"$tmp/NOT_YET_ITEM"
+fi
 
 # The selftest programs, and those that exercise block devices.
 st=tools/testing/selftests/io_uring_cancel
@@ -179,46 +192,122 @@ fi
 git -C "$SRC" log -1 --format=%s base >"$tmp/BASE"
 
 # checkpatch findings left, each with its explanation from rfc/checkpatch-notes.
-unexplained=0
-if [ ! -s "$tmp/findings" ]; then
-	echo "checkpatch.pl --strict reports nothing on this series." >"$tmp/CHECKPATCH"
-else
-	{
-		echo "checkpatch.pl --strict leaves these, on purpose:"
-		echo
-		while IFS= read -r line; do
-			type=$(sed -E 's/^\[PATCH [0-9]+\/[0-9]+\] [A-Z]+:([A-Z0-9_]+):.*/\1/' <<<"$line")
-			echo "  $line"
-			note=""
-			[ -f "$notes" ] && note=$(awk -v t="$type" '$1 == t { $1 = ""; sub(/^ +/, ""); print; exit }' "$notes")
-			if [ -n "$note" ]; then
-				fold -s -w 66 <<<"$note" | sed 's/^/    /'
-			else
-				echo "    (not explained yet)"
-				unexplained=$((unexplained + 1))
-			fi
-		done <"$tmp/findings"
-	} >"$tmp/CHECKPATCH"
-fi
+python3 - "$tmp/cp" "$n" "$TOP/rfc/checkpatch-notes" >"$tmp/CHECKPATCH" 2>"$tmp/unexplained" <<'PY'
+import fnmatch, os, re, sys, textwrap
+d, n, notes_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+notes = []  # (type, path glob, explanation)
+if os.path.exists(notes_path):
+    for line in open(notes_path):
+        if line.strip() and not line.startswith('#'):
+            t, g, text = line.split(None, 2)
+            notes.append((t, g, text.strip()))
+groups = {}  # (patch, level, type, file) -> [count, message]
+order = []
+for i in range(1, n + 1):
+    lines = open(os.path.join(d, str(i))).read().split('\n')
+    for k, line in enumerate(lines):
+        m = re.match(r'^(ERROR|WARNING|CHECK):([A-Z0-9_]+): (.*)$', line)
+        if not m:
+            continue
+        path = ''
+        for nxt in lines[k + 1:k + 3]:
+            f = re.match(r'^#\d+: FILE: ([^:]+):', nxt)
+            if f:
+                path = f.group(1)
+                break
+        key = (i, m.group(1), m.group(2), path)
+        if key not in groups:
+            groups[key] = [0, m.group(3)]
+            order.append(key)
+        groups[key][0] += 1
+if not order:
+    print('checkpatch.pl --strict reports nothing on this series.')
+    sys.exit(0)
+print('checkpatch.pl --strict leaves these, on purpose:')
+unexplained = 0
+for key in order:
+    i, level, typ, path = key
+    count, msg = groups[key]
+    where = ', '.join(x for x in [f'{count}x' if count > 1 else '', path] if x)
+    print()
+    print(textwrap.fill(f'[PATCH {i}/{n}] {level}:{typ}' + (f' ({where})' if where else '') +
+                        f': {msg}', width=72, initial_indent='  ', subsequent_indent='    '))
+    note = next((t for ty, g, t in notes if ty == typ and fnmatch.fnmatch(path or '-', g)), None)
+    if note is None:
+        unexplained += 1
+        note = '(not explained yet)'
+    print(textwrap.fill(note, width=72, initial_indent='    ', subsequent_indent='    '))
+print(unexplained, file=sys.stderr)
+PY
+unexplained=$(cat "$tmp/unexplained" 2>/dev/null || echo 0)
+unexplained=${unexplained:-0}
 
 python3 - "$RFC_OUT/0000-cover-letter.patch" "$tpl" "$tmp" <<'PY'
-import os, re, sys
+# Fill the template: a placeholder alone on its line is replaced by its text
+# as a block (indented like the placeholder; an empty text drops the line);
+# a paragraph with a placeholder inside a sentence is filled in and wrapped
+# again at 72 columns, keeping its indentation.
+import os, re, sys, textwrap
 cover, tpl, d = sys.argv[1:]
-text = open(tpl).read()
-# Template: a "Subject: ..." line, a blank line, the body; "#" lines at the
-# very top are comments.
-lines = text.split('\n')
+lines = open(tpl).read().split('\n')
 while lines and lines[0].startswith('#'):
     lines.pop(0)
 assert lines[0].startswith('Subject: '), 'rfc/cover-letter.txt must start with "Subject: "'
 subject = lines[0][len('Subject: '):].strip()
-body = '\n'.join(lines[1:]).strip('\n')
-def sub(m):
-    p = os.path.join(d, m.group(1))
+
+def value(name):
+    p = os.path.join(d, name)
     if not os.path.exists(p):
-        raise SystemExit(f'rfc/cover-letter.txt: unknown placeholder @{m.group(1)}@')
+        raise SystemExit(f'rfc/cover-letter.txt: unknown placeholder @{name}@')
     return open(p).read().rstrip('\n')
-body = re.sub(r'@([A-Z_]+)@', sub, body)
+
+out = []
+for para in '\n'.join(lines[1:]).strip('\n').split('\n\n'):
+    block = []
+    inline = False
+    for line in para.split('\n'):
+        m = re.fullmatch(r'(\s*)@([A-Z_]+)@\s*', line)
+        if m:
+            v = value(m.group(2))
+            block += [(m.group(1) + l) if l else '' for l in v.split('\n')] if v else []
+        else:
+            if re.search(r'@[A-Z_]+@', line):
+                inline = True
+            block.append(line)
+    if inline:
+        # Wrap again the run of lines around each placeholder that share its
+        # text indentation (a "- " bullet counts as indentation).
+        def tind(l):
+            m = re.match(r'(\s*)(- )?', l)
+            return len(m.group(1)) + (2 if m.group(2) else 0)
+        i = 0
+        res = []
+        while i < len(block):
+            if not re.search(r'@[A-Z_]+@', block[i]):
+                res.append(block[i])
+                i += 1
+                continue
+            t = tind(block[i])
+            a = i
+            while a > 0 and tind(block[a - 1]) == t and not re.match(r'\s*- ', block[a]):
+                a -= 1
+            b = i + 1
+            while b < len(block) and tind(block[b]) == t and not re.match(r'\s*- ', block[b]):
+                b += 1
+            res = res[:len(res) - (i - a)]
+            prefix = re.match(r'\s*(?:- )?', block[a]).group(0)
+            text = ' '.join(l.strip() for l in block[a:b])
+            if prefix.strip():
+                text = text[len(prefix.strip()):].strip()
+            text = re.sub(r'@([A-Z_]+)@', lambda m: value(m.group(1)), text)
+            res += textwrap.wrap(text, width=72, initial_indent=prefix,
+                                 subsequent_indent=' ' * t,
+                                 break_long_words=False, break_on_hyphens=False)
+            i = b
+        block = res
+    if block:
+        out.append('\n'.join(block))
+body = '\n\n'.join(out)
 c = open(cover).read()
 assert '*** SUBJECT HERE ***' in c and '*** BLURB HERE ***' in c
 c = c.replace('*** SUBJECT HERE ***', subject, 1)
@@ -233,10 +322,17 @@ echo "rfc: To: $(paste -sd, "$tmp/to" | sed 's/,/, /g')"
 echo "rfc: Cc: $(paste -sd, "$tmp/cc" | sed 's/,/, /g')"
 echo "rfc: checkpatch --strict: $errors errors, $warnings warnings, $checks checks (report: ${cp_report#"$TOP"/})"
 cat "$tmp/table"
-if [ -s "$tmp/findings" ]; then
-	sed 's/^/  /' "$tmp/findings"
+if [ $((errors + warnings + checks)) -gt 0 ]; then
+	tail -n +2 "$tmp/CHECKPATCH"
 fi
-[ "$unexplained" = 0 ] ||
-	echo "rfc: $unexplained checkpatch findings have no note in rfc/checkpatch-notes: fix them or explain them there" >&2
 echo "rfc: send with: git send-email ${RFC_OUT#"$TOP"/}/*.patch   (To/Cc are in the files)"
-[ "$errors" = 0 ]
+rc=0
+if [ "$errors" != 0 ]; then
+	echo "rfc: FAIL: checkpatch reports $errors errors: fix them before sending" >&2
+	rc=1
+fi
+if [ "$unexplained" != 0 ]; then
+	echo "rfc: FAIL: $unexplained checkpatch findings are neither fixed nor explained in rfc/checkpatch-notes" >&2
+	rc=1
+fi
+exit $rc

@@ -18,8 +18,14 @@ out=$(out_dir "$variant")
 mem=1G tmo=${VM_TIMEOUT:-900} extra=
 if [ "$variant" = debug ]; then
 	mem=3G tmo=${VM_TIMEOUT:-1800} extra="iut.kmemleak=1"
+elif [ -x "$TOP/bench/target/x86_64-unknown-linux-gnu/release/iu-bench" ]; then
+	extra="iut.bench=1"
 fi
-append="console=ttyS0 panic=-1 loglevel=6 iut.mode=$mode $extra"
+if [ "$mode" = bench ]; then
+	tmo=${VM_TIMEOUT:-1200}
+	append_quiet=quiet
+fi
+append="console=ttyS0 panic=-1 loglevel=6 ${append_quiet:-} iut.mode=$mode $extra"
 [ -n "$only" ] && append="$append iut.only=$only"
 
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m "$mem" -cpu max
@@ -37,5 +43,8 @@ rc=0
 timeout --foreground -k 10 "$tmo" "${qemu[@]}" </dev/null >"$log" 2>&1 || rc=$?
 echo "vm: $variant run took $(($(date +%s) - start)) s"
 [ "$rc" = 124 ] && echo "vm: TIMEOUT after ${tmo}s" >>"$log"
+if [ "$mode" = bench ]; then
+	exec python3 "$TOP/scripts/bench-results.py" "$log" "$TOP/bench/results"
+fi
 exec python3 "$TOP/scripts/results.py" --variant "$variant" \
 	--json "$out/results.json" "$log"

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! File types under test. Each type is one module that implements
+//! [`FileType`] (how to make a channel) and [`Channel`] (how one message is
+//! sent, and how a completed read is checked); the harness does the rest.
+//!
+//! To add a type (eventfd, signalfd, userfaultfd, fuse): write
+//! `types/<name>.rs` with a `FileType` implementation and list it in
+//! [`all`]. Types whose reads answer requests (userfaultfd, fuse: the
+//! writer's system call only returns once the reader replies) implement
+//! [`Channel::reply`]; types whose messages cannot carry a timestamp return
+//! `ts_ns: None` from [`Channel::check`] and the harness uses the time the
+//! writer recorded just before its system call.
+
+use std::os::fd::RawFd;
+
+pub mod pipe;
+
+/// How the harness wants a channel opened.
+#[derive(Clone, Debug)]
+pub struct OpenCfg {
+    /// The read side must not block (epoll readers); io_uring and blocking
+    /// readers need a blocking file (with `O_NONBLOCK` io_uring would fail
+    /// reads with `-EAGAIN` instead of waiting).
+    pub nonblocking_read: bool,
+    /// Payload size for types with a free-form payload.
+    pub msg_size: usize,
+}
+
+/// What one completed read delivered.
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    /// Messages the read consumed (1 for pipes; counter types may coalesce).
+    pub msgs: u64,
+    /// The writer's timestamp of the first message, if it travels with the
+    /// data.
+    pub ts_ns: Option<u64>,
+}
+
+/// One reader/writer pair of endpoints.
+pub trait Channel: Send + Sync {
+    /// The fd the reader reads.
+    fn read_fd(&self) -> RawFd;
+
+    /// The length of the reader's read buffer (one message).
+    fn read_len(&self) -> usize;
+
+    /// Called in the reader's thread before its first read (e.g. to block a
+    /// signal or register with a device).
+    fn reader_init(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The writer's side: makes message `seq` available with one system
+    /// call. `ts_ns` is the `CLOCK_MONOTONIC` time taken just before.
+    /// Must return `EINTR` errors unchanged (the harness retries or aborts).
+    fn send(&self, seq: u64, ts_ns: u64) -> Result<(), (i32, String)>;
+
+    /// Checks the bytes a read returned: they must be message `seq`, whole
+    /// and intact. Returns what was delivered.
+    fn check(&self, data: &[u8], seq: u64) -> Result<Received, String>;
+
+    /// Answers a request after `check` (request/response types only).
+    fn reply(&self, _data: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Data still queued after the run (must be 0: counts are exact).
+    fn leftover(&self) -> Result<usize, String> {
+        Ok(0)
+    }
+}
+
+/// A file type under test.
+pub trait FileType: Sync {
+    /// Short name used on the command line and in reports.
+    fn name(&self) -> &'static str;
+
+    /// Why this type cannot be tested here, if it cannot.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
+    /// Opens one channel.
+    fn open(&self, cfg: &OpenCfg) -> Result<Box<dyn Channel>, String>;
+}
+
+/// Every implemented type, in report order.
+pub fn all() -> Vec<&'static dyn FileType> {
+    vec![&pipe::Pipe]
+}
