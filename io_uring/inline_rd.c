@@ -29,6 +29,8 @@
 
 /* A read larger than this takes the stock path: it would pin too much. */
 #define IO_INLINE_RD_MAX_BYTES	SZ_1M
+/* Nor does one that would take a ring's pinned reader memory past this. */
+#define IO_INLINE_RD_MAX_PINNED	SZ_16M
 
 /* The events that may let a pending read make progress. */
 #define IO_INLINE_RD_EVENTS	(EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
@@ -83,14 +85,12 @@ void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
 	if (io_inline_rd_may_complete())
 		this_cpu_write(io_inline_rd_cur, batch);
 }
-EXPORT_SYMBOL_GPL(io_inline_rd_locked_begin);
 
 void io_inline_rd_locked_end(struct io_inline_rd_batch *batch)
 {
 	lockdep_assert_held(&batch->head->lock);
 	this_cpu_write(io_inline_rd_cur, NULL);
 }
-EXPORT_SYMBOL_GPL(io_inline_rd_locked_end);
 
 /**
  * io_inline_rd_locked_complete - complete the read a wake-up claimed
@@ -107,7 +107,6 @@ void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
 	if (batch->claimed && io_inline_rd_complete(batch->claimed))
 		io_inline_rd_wake(batch->head, mask);
 }
-EXPORT_SYMBOL_GPL(io_inline_rd_locked_complete);
 
 /**
  * io_inline_rd_wake - wake the readers of a provider's wait queue
@@ -141,7 +140,6 @@ void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
 		spin_unlock_irqrestore(&head->lock, flags);
 	} while (batch.claimed && io_inline_rd_complete(batch.claimed));
 }
-EXPORT_SYMBOL_GPL(io_inline_rd_wake);
 
 static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
 				   struct io_inline_rd_dest *dest)
@@ -150,8 +148,8 @@ static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
 
 	for (i = 0; i < dest->nr_pages; i++)
 		unpin_user_pages_dirty_lock(&dest->bvec[i].bv_page, 1, true);
-	if (dest->acct && ctx->user)
-		__io_unaccount_mem(ctx->user, dest->acct);
+	if (dest->acct)
+		io_unaccount_mem(ctx, dest->acct);
 	kvfree(dest);
 }
 
@@ -192,6 +190,7 @@ static struct io_inline_rd_dest *io_inline_rd_dest_get(struct io_kiocb *req)
 	const struct iov_iter *src = &io->iter;
 	size_t len = iov_iter_count(src), left = len;
 	struct io_ring_ctx *ctx = req->ctx;
+	struct io_inline_rd_stats stats;
 	struct io_inline_rd_dest *dest;
 	struct page **pages;
 	unsigned long max, seg;
@@ -213,14 +212,15 @@ static struct io_inline_rd_dest *io_inline_rd_dest_get(struct io_kiocb *req)
 		return ERR_PTR(-EOPNOTSUPP);
 
 	max = iov_iter_npages(src, INT_MAX);
-	dest = kvmalloc(struct_size(dest, bvec, max), GFP_KERNEL);
+	io_inline_rd_get_stats(ctx->inline_rd, &stats);
+	if (stats.pinned + (u64)max * PAGE_SIZE > IO_INLINE_RD_MAX_PINNED)
+		return ERR_PTR(-ENOBUFS);
+	dest = kvzalloc(struct_size(dest, bvec, max), GFP_KERNEL);
 	pages = kvmalloc_array(max, sizeof(*pages), GFP_KERNEL);
 	if (!dest || !pages) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	dest->nr_pages = 0;
-	dest->acct = 0;
 
 	if (iter_is_ubuf(src)) {
 		ret = io_inline_rd_pin(dest, (unsigned long)src->ubuf + src->iov_offset,
@@ -242,12 +242,11 @@ static struct io_inline_rd_dest *io_inline_rd_dest_get(struct io_kiocb *req)
 	}
 	if (ret)
 		goto fail;
-	if (ctx->user) {
-		ret = __io_account_mem(ctx->user, dest->nr_pages);
-		if (ret)
-			goto fail;
-		dest->acct = dest->nr_pages;
-	}
+	/* charged like registered buffers: RLIMIT_MEMLOCK and pinned_vm */
+	ret = io_account_mem(ctx, dest->nr_pages);
+	if (ret)
+		goto fail;
+	dest->acct = dest->nr_pages;
 	kvfree(pages);
 	iov_iter_bvec(&dest->iter, ITER_DEST, dest->bvec, dest->nr_pages, len);
 	return dest;
@@ -343,22 +342,27 @@ bool io_inline_rd_req_ready(struct io_kiocb *req)
 void io_inline_rd_req_complete(struct io_kiocb *req,
 			       struct io_inline_rd_dest *dest, ssize_t res)
 {
+	/* as __io_complete_rw_common(): short reads fail links too */
+	bool fail = res != req->cqe.res;
+
 	io_inline_rd_dest_free(req->ctx, dest);
-	if (res < 0)
-		req_set_fail(req);
 	io_req_set_res(req, res, 0);
-	io_req_complete_inline(req);
+	io_req_complete_inline(req, fail);
 }
 
 static void io_inline_rd_tw_retry(struct io_kiocb *req, struct io_tw_state *ts)
 {
 	struct io_inline_rd_dest *dest;
+	bool cancelled = false;
 
-	dest = io_inline_rd_take(req->ctx->inline_rd, req);
+	dest = io_inline_rd_take(req->ctx->inline_rd, req, &cancelled);
 	if (dest)
 		io_inline_rd_dest_free(req->ctx, dest);
-	/* the ring or the submitter is going away: consume nothing */
-	if (io_should_terminate_tw(req->ctx)) {
+	/*
+	 * Cancelled while this was queued, or the ring or the submitter is
+	 * going away: consume nothing.
+	 */
+	if (cancelled || io_should_terminate_tw(req->ctx)) {
 		io_tw_lock(req->ctx, ts);
 		io_req_defer_failed(req, -ECANCELED);
 		return;
@@ -376,11 +380,15 @@ bool io_inline_rd_req_dead(struct io_kiocb *req)
 	       (READ_ONCE(req->task->flags) & PF_EXITING);
 }
 
-/* The stock path: retry the read in the submitter's task_work. */
-void io_inline_rd_req_fallback(struct io_kiocb *req)
+/*
+ * The stock path: retry the read in the submitter's task_work.  From a wake
+ * function (@in_wake), a DEFER_TASKRUN ring must not signal its CQ eventfd
+ * under the wait queue's lock.
+ */
+void io_inline_rd_req_fallback(struct io_kiocb *req, bool in_wake)
 {
 	req->io_task_work.func = io_inline_rd_tw_retry;
-	io_req_task_work_add(req);
+	__io_req_task_work_add(req, in_wake ? IOU_F_TWQ_IN_WAKE : 0);
 }
 
 void io_inline_rd_req_cancel(struct io_kiocb *req, struct io_inline_rd_dest *dest)

@@ -111,8 +111,13 @@ impl WakeCallback for Waiter {
         let batch = unsafe { bindings::io_inline_rd_batch_get(wake.head()) };
         // SAFETY: The request is alive while its read is queued; this only reads flags.
         let dead = unsafe { bindings::io_inline_rd_req_dead(self.req) };
-        if !batch.is_null() && events & POLLFREE == 0 && !dead {
-            // A hooked waker: it completes the read in its own context after the wake-up.
+        // SAFETY: `batch` is null or the hooked waker's batch for this head, alive while it
+        // holds the head's lock, which it does for the whole wake-up.
+        let free_slot = !batch.is_null() && unsafe { (*batch).claimed.is_null() };
+        if free_slot && events & POLLFREE == 0 && !dead {
+            // A hooked waker: it completes the read in its own context after the wake-up. It
+            // wakes one exclusive waiter per wake-up (`nr_exclusive == 1`), so it claims at
+            // most one read; any other read it reaches takes the stock path below.
             if !self.claim(State::Claimed) {
                 return WakeResult::Ignored;
             }
@@ -127,7 +132,7 @@ impl WakeCallback for Waiter {
             wake.detach();
             // SAFETY: The request is alive: it is only freed by whoever won it, which is the
             // task_work this queues.
-            unsafe { bindings::io_inline_rd_req_fallback(self.req) };
+            unsafe { bindings::io_inline_rd_req_fallback(self.req, true) };
         }
         // Not claimed as an exclusive waiter: blocking readers behind us still get woken.
         WakeResult::Ignored
@@ -170,7 +175,11 @@ impl Ring {
     }
 
     /// Cancels one pending read matching `matches`; `Err(EALREADY)` if the only matches are
-    /// already being completed.
+    /// being completed by a writer.
+    ///
+    /// A read already handed to the stock path, whose task_work has not run yet, is only
+    /// marked: that task_work finds it cancelled and completes it with `-ECANCELED` without
+    /// reading (as a stock poll request is cancelled before its task_work runs).
     fn cancel_first(&self, mut matches: impl FnMut(*mut bindings::io_kiocb) -> bool) -> Result {
         let mut busy = false;
         let found = {
@@ -183,6 +192,18 @@ impl Ring {
                 if read.claim(State::Cancelled) {
                     won = Some(*key);
                     break;
+                }
+                if read
+                    .state
+                    .compare_exchange(
+                        State::Fallback as u32,
+                        State::Cancelled as u32,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+                {
+                    return Ok(());
                 }
                 busy = true;
             }
@@ -373,7 +394,7 @@ pub unsafe extern "C" fn io_inline_rd_complete(claimed: *mut c_void) -> bool {
         // task_work takes it out of the index and frees the destination.
         w.state.store(State::Fallback as u32, Ordering::Release);
         // SAFETY: We own the request.
-        unsafe { bindings::io_inline_rd_req_fallback(req) };
+        unsafe { bindings::io_inline_rd_req_fallback(req, false) };
         return false;
     }
     // SAFETY: We own the request, which holds its file.
@@ -388,27 +409,32 @@ pub unsafe extern "C" fn io_inline_rd_complete(claimed: *mut c_void) -> bool {
 }
 
 /// Takes the read of `req` out of the index for the stock-path task_work that a
-/// [`State::Fallback`] claim queued; returns its destination for the caller to free.
+/// [`State::Fallback`] claim queued; returns its destination for the caller to free, and
+/// sets `*cancelled` if a cancel marked it meanwhile.
 ///
 /// # Safety
 ///
-/// `ring` is live and `req` is a request of this ring.
+/// `ring` is live, `req` is a request of this ring and `cancelled` is valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn io_inline_rd_take(
     ring: *mut bindings::io_inline_rd_ring,
     req: *mut bindings::io_kiocb,
+    cancelled: *mut bool,
 ) -> *mut bindings::io_inline_rd_dest {
     // SAFETY: By the function's safety requirements.
     let ring = unsafe { ring_ref(ring) };
-    match ring.take(req) {
-        Some(read) => {
-            if read.state.load(Ordering::Acquire) == State::Fallback as u32 {
-                ring.fallback.fetch_add(1, Ordering::Relaxed);
-            }
-            read.dest
-        }
-        None => ptr::null_mut(),
+    let Some(read) = ring.take(req) else {
+        return ptr::null_mut();
+    };
+    // Nobody else changes a Fallback or Cancelled read's state.
+    if read.state.load(Ordering::Acquire) == State::Cancelled as u32 {
+        ring.cancelled.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `cancelled` is valid for writes.
+        unsafe { cancelled.write(true) };
+    } else {
+        ring.fallback.fetch_add(1, Ordering::Relaxed);
     }
+    read.dest
 }
 
 /// Cancels one pending read matching `cd` (`IORING_OP_ASYNC_CANCEL`, sync cancel, linked

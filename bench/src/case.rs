@@ -148,8 +148,9 @@ pub enum Kind {
     /// One message in flight: the writer waits until the reader has armed
     /// its next read, then writes; one-way latency, per-message costs.
     Latency,
-    /// The writer writes as fast as the pipe takes it; the reader re-arms
-    /// immediately: messages per second, per-message costs.
+    /// The writer writes as fast as the file takes it; the reader re-arms
+    /// immediately: messages per second, per-message costs (an eventfd's
+    /// reads coalesce: messages are the sum of the values read).
     Throughput,
     /// K channels: per round the writer writes one message to each, the
     /// reader waits for all K (`min_complete = K`).

@@ -15,7 +15,7 @@ Benchmarks io_uring reads completed inline by the writer (IORING_SETUP_INLINE_RE
 against the stock io_uring paths, a blocking read(2) thread and epoll, per file type.
 
 Selection (comma-separated lists; default: everything):
-  --types LIST        file types: pipe
+  --types LIST        file types: pipe,eventfd
   --kinds LIST        latency,throughput,batch
   --modes LIST        reader modes: busy,sleep
   --methods LIST      inline,poll,defer,inline-defer,iowq,blocking,epoll
@@ -218,5 +218,8 @@ mod tests {
         assert_eq!(o.methods, vec![Method::Poll, Method::Epoll]);
         assert!(parse_from(["--methods", "nope"]).is_err());
         assert!(parse_from(["--types", "fifo"]).is_err());
+        assert_eq!(o.types, vec!["pipe", "eventfd"]);
+        let o = parse_from(["--types", "eventfd"]).unwrap();
+        assert_eq!(o.types, vec!["eventfd"]);
     }
 }

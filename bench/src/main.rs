@@ -109,6 +109,9 @@ fn real_main() -> i32 {
                 }
                 if c.kind == case::Kind::Throughput {
                     l += &format!(", {:.0} msgs/s", r.msgs_per_s);
+                    if c.ty.coalesces() && r.reads > 0 {
+                        l += &format!(", {:.2} msgs/read", r.messages as f64 / r.reads as f64);
+                    }
                 }
                 for note in &r.notes {
                     l += &format!(" (note: {note})");

@@ -33,7 +33,9 @@ pub struct ReaderCtx<'a> {
     pub mode: Mode,
     /// Whether the writer waits for each round to be armed.
     pub paced: bool,
-    /// Rounds left out of the figures.
+    /// Messages per channel left out of the figures: rounds in paced kinds
+    /// (one message per channel each), messages in throughput, where a
+    /// counter type's read may deliver several.
     pub warm_rounds: u64,
 }
 
@@ -50,6 +52,9 @@ pub struct ReaderOut {
     pub interval_msgs: u64,
     /// Messages after the warm-up, terminators excluded.
     pub measured_msgs: u64,
+    /// The reads that delivered them (fewer when a counter type's reads
+    /// coalesce).
+    pub measured_reads: u64,
     /// Every message received, terminators excluded (must equal the sent).
     pub total_msgs: u64,
     /// Start of the measured interval to the last measured message.
@@ -67,7 +72,8 @@ fn new_hist() -> Histogram<u64> {
 /// Checks and records what the reads deliver (shared by every method).
 struct Recorder<'a> {
     cx: &'a ReaderCtx<'a>,
-    round: u64,
+    /// Whether the current round is past the warm-up.
+    measuring: bool,
     next_seq: Vec<u64>,
     terms: usize,
     lat: Histogram<u64>,
@@ -77,6 +83,7 @@ struct Recorder<'a> {
     start: Option<(Usage, u64)>,
     interval_msgs: u64,
     measured_msgs: u64,
+    measured_reads: u64,
     total_msgs: u64,
     last_seen: u64,
 }
@@ -85,7 +92,7 @@ impl<'a> Recorder<'a> {
     fn new(cx: &'a ReaderCtx<'a>) -> Recorder<'a> {
         Recorder {
             cx,
-            round: 0,
+            measuring: false,
             next_seq: vec![0; cx.chans.len()],
             terms: 0,
             lat: new_hist(),
@@ -95,18 +102,20 @@ impl<'a> Recorder<'a> {
             start: None,
             interval_msgs: 0,
             measured_msgs: 0,
+            measured_reads: 0,
             total_msgs: 0,
             last_seen: 0,
         }
     }
 
-    fn measuring(&self) -> bool {
-        self.round >= self.cx.warm_rounds
-    }
-
-    /// Top of a round, before its reads are armed.
+    /// Top of a round, before its reads are armed. The warm-up ends with
+    /// the first round that starts once every channel has delivered
+    /// `warm_rounds` messages (for one message per read: round
+    /// `warm_rounds`).
     fn begin_round(&mut self) {
-        if self.start.is_none() && self.measuring() {
+        let done = self.next_seq.iter().copied().min().unwrap_or(0);
+        self.measuring = done >= self.cx.warm_rounds;
+        if self.start.is_none() && self.measuring {
             self.start = Some((Usage::now(), now_ns()));
         }
         self.round_first_ts = u64::MAX;
@@ -125,6 +134,12 @@ impl<'a> Recorder<'a> {
         if got.msgs == 0 {
             return Err(format!("channel {ch}: a read delivered no message"));
         }
+        if self.cx.paced && got.msgs != 1 {
+            return Err(format!(
+                "channel {ch}: a read delivered {} messages from {seq} on, with one in flight",
+                got.msgs
+            ));
+        }
         let end = seq + got.msgs;
         self.next_seq[ch] = end;
         let stop = self.cx.shared.stop_round();
@@ -138,10 +153,11 @@ impl<'a> Recorder<'a> {
             msgs -= 1;
         }
         self.total_msgs += msgs;
-        if self.measuring() {
+        if self.measuring {
             self.interval_msgs += got.msgs;
             if msgs > 0 {
                 self.measured_msgs += msgs;
+                self.measured_reads += 1;
                 self.last_seen = seen;
                 if self.cx.paced {
                     let ts = got.ts_ns.unwrap_or_else(|| self.cx.shared.sent_ts(ch, seq));
@@ -163,11 +179,10 @@ impl<'a> Recorder<'a> {
             }
             return Ok(true);
         }
-        if self.measuring() && k > 1 && self.round_last_seen != 0 {
+        if self.measuring && k > 1 && self.round_last_seen != 0 {
             let d = self.round_last_seen.saturating_sub(self.round_first_ts);
             self.round_lat.saturating_record(d.max(1));
         }
-        self.round += 1;
         Ok(false)
     }
 
@@ -181,6 +196,7 @@ impl<'a> Recorder<'a> {
             round_lat: (paced && self.cx.chans.len() > 1).then_some(self.round_lat),
             interval_msgs: self.interval_msgs,
             measured_msgs: self.measured_msgs,
+            measured_reads: self.measured_reads,
             total_msgs: self.total_msgs,
             counters: BTreeMap::new(),
             iowq_tids: Vec::new(),

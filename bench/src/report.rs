@@ -179,6 +179,11 @@ impl Report {
         }
         for ty in types {
             let _ = writeln!(m, "## {ty}\n");
+            let ft = crate::types::by_name(ty);
+            if let Some(note) = ft.and_then(|t| t.note()) {
+                let _ = writeln!(m, "{note}\n");
+            }
+            let coalesces = ft.is_some_and(|t| t.coalesces());
             for kind in Kind::ALL {
                 let rows: Vec<&CaseResult> = self
                     .cases
@@ -188,7 +193,7 @@ impl Report {
                 if rows.is_empty() {
                     continue;
                 }
-                self.kind_table(&mut m, kind, &rows);
+                self.kind_table(&mut m, kind, &rows, coalesces);
             }
         }
         self.legend(&mut m);
@@ -225,8 +230,11 @@ impl Report {
         m
     }
 
-    fn kind_table(&self, m: &mut String, kind: Kind, rows: &[&CaseResult]) {
+    /// One table; `coalesces`: the type's reads may deliver several
+    /// messages (the throughput table then shows msgs/read).
+    fn kind_table(&self, m: &mut String, kind: Kind, rows: &[&CaseResult], coalesces: bool) {
         let k = rows.first().map_or(1, |c| c.channels);
+        let per_read = coalesces && kind == Kind::Throughput;
         let (title, head) = match kind {
             Kind::Latency => (
                 "One-way latency: writer's system call to the reader seeing the completion".to_string(),
@@ -234,7 +242,11 @@ impl Report {
             ),
             Kind::Throughput => (
                 "Throughput: unpaced writer, the reader re-arms at once".to_string(),
-                "| reader | method | msgs/s | ×poll | reader csw/msg | writer csw/msg | reader CPU µs/msg | ×poll | writer CPU µs/msg | ×poll | io-wq | inline done/armed/fallback |",
+                if per_read {
+                    "| reader | method | msgs/s | ×poll | msgs/read | reader csw/msg | writer csw/msg | reader CPU µs/msg | ×poll | writer CPU µs/msg | ×poll | io-wq | inline done/armed/fallback |"
+                } else {
+                    "| reader | method | msgs/s | ×poll | reader csw/msg | writer csw/msg | reader CPU µs/msg | ×poll | writer CPU µs/msg | ×poll | io-wq | inline done/armed/fallback |"
+                },
             ),
             Kind::Batch => (
                 format!("Batch: {k} files, one message each per round, the reader waits for all {k}"),
@@ -285,18 +297,27 @@ impl Report {
                     iowq(c),
                     inline(c),
                 ]),
-                Kind::Throughput => cells.extend([
-                    format!("{:.0}", c.msgs_per_s),
-                    ratio(Some(c.msgs_per_s), b.map(|b| b.msgs_per_s)),
-                    num(rd.map(|s| s.switches_per_msg)),
-                    num(wr.map(|s| s.switches_per_msg)),
-                    us(rcpu),
-                    ratio(rcpu, brd.map(|s| s.cpu_ns_per_msg)),
-                    us(wcpu),
-                    ratio(wcpu, bwr.map(|s| s.cpu_ns_per_msg)),
-                    iowq(c),
-                    inline(c),
-                ]),
+                Kind::Throughput => {
+                    cells.extend([
+                        format!("{:.0}", c.msgs_per_s),
+                        ratio(Some(c.msgs_per_s), b.map(|b| b.msgs_per_s)),
+                    ]);
+                    if per_read {
+                        cells.push(num(
+                            (c.reads > 0).then(|| c.messages as f64 / c.reads as f64)
+                        ));
+                    }
+                    cells.extend([
+                        num(rd.map(|s| s.switches_per_msg)),
+                        num(wr.map(|s| s.switches_per_msg)),
+                        us(rcpu),
+                        ratio(rcpu, brd.map(|s| s.cpu_ns_per_msg)),
+                        us(wcpu),
+                        ratio(wcpu, bwr.map(|s| s.cpu_ns_per_msg)),
+                        iowq(c),
+                        inline(c),
+                    ]);
+                }
                 Kind::Batch => {
                     let rl = c.round_latency.as_ref();
                     let brl = b.and_then(|b| b.round_latency.as_ref());
@@ -343,7 +364,9 @@ impl Report {
         let _ = writeln!(
             m,
             "- latency: the writer stamps `CLOCK_MONOTONIC` into the message just before \
-             its `write(2)`; the reader subtracts it from the time it sees the completion. \
+             its `write(2)` (eventfd, whose 8-byte value cannot carry it: into shared memory, \
+             indexed by sequence number); the reader subtracts it from the time it sees the \
+             completion. \
              Latency and batch cases are paced: the writer writes only once the reader's \
              reads are armed (busy: it spins on a shared counter; sleep: it sleeps on a \
              futex the reader wakes: one futex wake per round for the reader, one switch \
@@ -352,6 +375,10 @@ impl Report {
              type, measurement and reader mode (blocking and epoll against `poll` with a \
              sleeping reader). Below 1 is less time, fewer switches or less CPU; for \
              msgs/s above 1 is faster.\n\
+             - msgs/s, msgs/read (counter types: eventfd): a read takes the whole counter, \
+             so one read may deliver several messages (writes of 1); messages are the sum of \
+             the values read, msgs/s is increments delivered per second and the per-message \
+             costs are per increment; msgs/read is the average coalescing.\n\
              - csw: voluntary + involuntary context switches of the thread \
              (`getrusage(RUSAGE_THREAD)`); CPU: its user + system time, per message \
              (terminator messages included in the divisor); a busy-polling reader's CPU \

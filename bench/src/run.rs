@@ -247,8 +247,12 @@ pub struct CaseResult {
     /// Remarks (e.g. the inline path was never taken).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Messages measured (after the warm-up, terminators excluded).
+    /// Messages measured (after the warm-up, terminators excluded); for a
+    /// counter type (eventfd) the sum of the values read.
     pub messages: u64,
+    /// The reads that delivered them (fewer than `messages` when a counter
+    /// type's reads coalesce).
+    pub reads: u64,
     /// Measured interval, seconds.
     pub elapsed_s: f64,
     /// Messages per second over that interval.
@@ -289,6 +293,7 @@ impl CaseResult {
             reason,
             notes: Vec::new(),
             messages: 0,
+            reads: 0,
             elapsed_s: 0.0,
             msgs_per_s: 0.0,
             latency: None,
@@ -508,6 +513,9 @@ pub fn run_case(case: &Case, s: &Settings, caps: &Caps) -> CaseResult {
     for (i, ch) in chans.iter().enumerate() {
         match ch.leftover() {
             Ok(0) => {}
+            Ok(n) if case.ty.coalesces() => {
+                return fail(format!("channel {i}: counter {n} left unread"))
+            }
             Ok(n) => return fail(format!("channel {i}: {n} bytes left unread")),
             Err(e) => return fail(e),
         }
@@ -516,6 +524,7 @@ pub fn run_case(case: &Case, s: &Settings, caps: &Caps) -> CaseResult {
     seen.extend(rd.iowq_tids.iter().filter(|t| !before.contains(t)));
     let mut res = CaseResult::new(case, k, Status::Ok, None);
     res.messages = rd.measured_msgs;
+    res.reads = rd.measured_reads;
     res.elapsed_s = rd.elapsed_ns as f64 / 1e9;
     res.msgs_per_s = if rd.elapsed_ns > 0 {
         rd.measured_msgs as f64 * 1e9 / rd.elapsed_ns as f64

@@ -35,17 +35,15 @@
 //! let entry = KBox::pin_init(WaitEntry::new(rec), GFP_KERNEL)?;
 //!
 //! // SAFETY: `head` is declared before `entry`, so it is dropped after it: it stays valid
-//! // until `entry` is removed, at the latest when `entry` is dropped.
+//! // until `entry` is dropped.
 //! unsafe { entry.as_ref().add(&head, false)? };
 //! head.wake_up_poll(0x41);
 //! assert_eq!(entry.calls.load(Ordering::Relaxed), 1);
 //! assert_eq!(entry.last_key.load(Ordering::Relaxed), 0x41);
 //!
-//! // Once removed, the entry sees no further wake-ups.
-//! assert!(entry.as_ref().remove());
-//! assert!(!entry.as_ref().remove());
+//! // Once dropped, the entry is off the queue: later wake-ups do not reach it.
+//! drop(entry);
 //! head.wake_up_poll(0x1);
-//! assert_eq!(entry.calls.load(Ordering::Relaxed), 1);
 //! # Ok::<(), Error>(())
 //! ```
 //!
@@ -195,8 +193,8 @@ impl Wake<'_> {
     /// Takes the entry off the wait queue, so that no further wake-up reaches it, as
     /// `autoremove_wake_function()` does.
     ///
-    /// The entry stays associated with the head: [`WaitEntry::remove`] (or dropping the entry)
-    /// still takes the head's lock, which waits for a callback that is still running.
+    /// The entry stays associated with the head: dropping the entry still takes the head's lock,
+    /// which waits for a callback that is still running.
     pub fn detach(&self) {
         // SAFETY: `self.entry` is queued on a head whose lock the waker holds for the lifetime
         // of `self`, so unlinking it here is serialised with every other list operation.
@@ -254,8 +252,7 @@ pub trait WakeCallback: Sync {
 /// let a = KBox::pin_init(WaitEntry::new(new(false)), GFP_KERNEL)?;
 /// let b = KBox::pin_init(WaitEntry::new(new(true)), GFP_KERNEL)?;
 /// let c = KBox::pin_init(WaitEntry::new(new(true)), GFP_KERNEL)?;
-/// // SAFETY: `head` is declared first, so it outlives the entries, which are removed at the
-/// // latest when they are dropped.
+/// // SAFETY: `head` is declared first, so it outlives the entries.
 /// unsafe {
 ///     a.as_ref().add(&head, true)?;
 ///     b.as_ref().add(&head, true)?;
@@ -273,9 +270,6 @@ pub trait WakeCallback: Sync {
 /// head.wake_up_poll(1);
 /// assert_eq!((calls(&a), calls(&b), calls(&c)), (2, 1, 1));
 ///
-/// // A detached entry is still associated with its head until removed.
-/// assert!(b.as_ref().remove());
-///
 /// // Dropping a queued entry takes it off the queue.
 /// drop(a);
 /// head.wake_up_poll(1);
@@ -287,8 +281,9 @@ pub trait WakeCallback: Sync {
 ///
 /// - `entry` is an initialised `struct wait_queue_entry` whose `func` is `Self::wake_func`.
 /// - `head` is null, or points at the wait queue head the entry was added to, which the adder
-///   guaranteed to stay valid until `head` is reset to null under that head's lock. While
-///   `head` is null, `entry` is not linked on any wait queue.
+///   guaranteed to stay valid until the entry is dropped. While `head` is null, `entry` is not
+///   linked on any wait queue; it is set, together with linking the entry, under the head's
+///   lock.
 #[repr(C)]
 #[pin_data(PinnedDrop)]
 pub struct WaitEntry<T: WakeCallback> {
@@ -304,7 +299,7 @@ pub struct WaitEntry<T: WakeCallback> {
 // SAFETY: The C entry is only touched under the head's lock; the data is sent with the entry.
 unsafe impl<T: WakeCallback + Send> Send for WaitEntry<T> {}
 
-// SAFETY: Shared references only allow `add`/`remove`, which are serialised by the head's lock
+// SAFETY: Shared references only allow `add`, which is serialised by the head's lock
 // and the atomic `head`, and shared access to `T`, which is `Sync`.
 unsafe impl<T: WakeCallback> Sync for WaitEntry<T> {}
 
@@ -332,12 +327,11 @@ impl<T: WakeCallback> WaitEntry<T> {
     /// whose callback returns [`WakeResult::Woken`]. Otherwise it is added at the head, as
     /// `add_wait_queue()` does.
     ///
-    /// Returns `EBUSY` if the entry is already associated with a head.
+    /// Returns `EBUSY` if the entry is already associated with a head: an entry is added once.
     ///
     /// # Safety
     ///
-    /// `head` must stay valid until the entry is removed: until [`WaitEntry::remove`] returns
-    /// or the entry is dropped.
+    /// `head` must stay valid until the entry is dropped.
     pub unsafe fn add(
         self: core::pin::Pin<&Self>,
         head: &WaitQueueHead,
@@ -375,34 +369,24 @@ impl<T: WakeCallback> WaitEntry<T> {
         ret
     }
 
-    /// Takes the entry off its wait queue and forgets the head.
-    ///
-    /// Returns `true` if the entry was associated with a head (even if a callback had already
-    /// detached it), `false` if it was not. When this returns, no callback of this entry is
-    /// running and none will run until the entry is added again.
-    pub fn remove(self: core::pin::Pin<&Self>) -> bool {
-        loop {
-            let h = self.head.load(Ordering::Acquire);
-            if h.is_null() {
-                return false;
-            }
-            // SAFETY: `h` is non-null, so by the type invariant it is valid until `head` is
-            // reset under its lock, which only happens with that lock held, after we take it.
-            let flags = unsafe { bindings::spin_lock_irqsave(ptr::addr_of_mut!((*h).lock)) };
-            let still_ours = self.head.load(Ordering::Relaxed) == h;
-            if still_ours {
-                // SAFETY: We hold the lock of the head the entry was added to; unlinking an
-                // entry that a callback already detached is a no-op (`list_del_init`).
-                unsafe { bindings::list_del_init(ptr::addr_of_mut!((*self.entry.get()).entry)) };
-                // INVARIANT: The entry is unlinked, so `head` may become null.
-                self.head.store(ptr::null_mut(), Ordering::Release);
-            }
-            // SAFETY: We took this lock above with these flags.
-            unsafe { bindings::spin_unlock_irqrestore(ptr::addr_of_mut!((*h).lock), flags) };
-            if still_ours {
-                return true;
-            }
+    /// Takes the entry off its wait queue, if it was added. Called from `drop` only, so no
+    /// `add` can run concurrently; when this returns, no callback of this entry is running and
+    /// none will run.
+    fn remove(&self) {
+        let h = self.head.load(Ordering::Acquire);
+        if h.is_null() {
+            return;
         }
+        // SAFETY: `h` is the head the entry was added to, which the adder guaranteed to stay
+        // valid until the entry is dropped (type invariant): it is being dropped now.
+        let flags = unsafe { bindings::spin_lock_irqsave(ptr::addr_of_mut!((*h).lock)) };
+        // SAFETY: We hold the lock of the head the entry was added to; unlinking an entry that a
+        // callback already detached is a no-op (`list_del_init`).
+        unsafe { bindings::list_del_init(ptr::addr_of_mut!((*self.entry.get()).entry)) };
+        // INVARIANT: The entry is unlinked, so `head` may become null.
+        self.head.store(ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: We took this lock above with these flags.
+        unsafe { bindings::spin_unlock_irqrestore(ptr::addr_of_mut!((*h).lock), flags) };
     }
 
     /// The wake function installed in the C entry.
@@ -449,6 +433,6 @@ impl<T: WakeCallback> core::ops::Deref for WaitEntry<T> {
 impl<T: WakeCallback> PinnedDrop for WaitEntry<T> {
     fn drop(self: core::pin::Pin<&mut Self>) {
         // Unlink before `data` is dropped: afterwards no callback can run or be running.
-        self.as_ref().remove();
+        self.remove();
     }
 }

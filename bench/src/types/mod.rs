@@ -4,16 +4,20 @@
 //! [`FileType`] (how to make a channel) and [`Channel`] (how one message is
 //! sent, and how a completed read is checked); the harness does the rest.
 //!
-//! To add a type (eventfd, signalfd, userfaultfd, fuse): write
-//! `types/<name>.rs` with a `FileType` implementation and list it in
-//! [`all`]. Types whose reads answer requests (userfaultfd, fuse: the
-//! writer's system call only returns once the reader replies) implement
-//! [`Channel::reply`]; types whose messages cannot carry a timestamp return
-//! `ts_ns: None` from [`Channel::check`] and the harness uses the time the
-//! writer recorded just before its system call.
+//! To add a type (signalfd, userfaultfd, fuse): write `types/<name>.rs`
+//! with a `FileType` implementation and list it in [`all`]. Types whose
+//! reads answer requests (userfaultfd, fuse: the writer's system call only
+//! returns once the reader replies) implement [`Channel::reply`]; types
+//! whose messages cannot carry a timestamp return `ts_ns: None` from
+//! [`Channel::check`] and the harness uses the time the writer recorded just
+//! before its system call (that of the oldest message the read consumed);
+//! counter types whose reads coalesce several messages (eventfd) return
+//! `msgs > 1` from [`Channel::check`] and say so with
+//! [`FileType::coalesces`].
 
 use std::os::fd::RawFd;
 
+pub mod eventfd;
 pub mod pipe;
 
 /// How the harness wants a channel opened.
@@ -65,7 +69,8 @@ pub trait Channel: Send + Sync {
         Ok(())
     }
 
-    /// Data still queued after the run (must be 0: counts are exact).
+    /// Data still queued after the run (must be 0: counts are exact): bytes
+    /// for a stream, the counter's value for a counter type.
     fn leftover(&self) -> Result<usize, String> {
         Ok(0)
     }
@@ -81,11 +86,29 @@ pub trait FileType: Sync {
         None
     }
 
+    /// Whether one read may deliver several messages (a counter: eventfd).
+    /// Reads in paced kinds must still deliver exactly one; the throughput
+    /// table then shows messages per read.
+    fn coalesces(&self) -> bool {
+        false
+    }
+
+    /// What a message of this type is, for the Markdown report (one
+    /// paragraph under the type's heading), if it needs saying.
+    fn note(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Opens one channel.
     fn open(&self, cfg: &OpenCfg) -> Result<Box<dyn Channel>, String>;
 }
 
 /// Every implemented type, in report order.
 pub fn all() -> Vec<&'static dyn FileType> {
-    vec![&pipe::Pipe]
+    vec![&pipe::Pipe, &eventfd::Eventfd]
+}
+
+/// The implemented type called `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn FileType> {
+    all().into_iter().find(|t| t.name() == name)
 }

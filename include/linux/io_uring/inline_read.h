@@ -70,7 +70,7 @@ void io_inline_rd_waiter_queue(struct io_inline_rd_waiter *w,
 int io_inline_rd_waiter_publish(struct io_inline_rd_waiter *w, bool ready);
 bool io_inline_rd_complete(void *claimed);
 struct io_inline_rd_dest *io_inline_rd_take(struct io_inline_rd_ring *ring,
-					    struct io_kiocb *req);
+					    struct io_kiocb *req, bool *cancelled);
 int io_inline_rd_cancel(struct io_inline_rd_ring *ring, struct io_cancel_data *cd);
 bool io_inline_rd_remove_all(struct io_inline_rd_ring *ring,
 			     struct task_struct *task, bool cancel_all);
@@ -84,7 +84,7 @@ ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
 bool io_inline_rd_req_ready(struct io_kiocb *req);
 void io_inline_rd_req_complete(struct io_kiocb *req,
 			       struct io_inline_rd_dest *dest, ssize_t res);
-void io_inline_rd_req_fallback(struct io_kiocb *req);
+void io_inline_rd_req_fallback(struct io_kiocb *req, bool in_wake);
 bool io_inline_rd_req_dead(struct io_kiocb *req);
 void io_inline_rd_req_cancel(struct io_kiocb *req, struct io_inline_rd_dest *dest);
 bool io_inline_rd_req_match(struct io_kiocb *req, struct io_cancel_data *cd);
