@@ -80,6 +80,7 @@
 #define UD_WRITE		0x3000ULL
 #define UD_TIMEOUT		0x4000ULL
 #define UD_PROVIDE		0x5000ULL
+#define UD_NOP			0x6000ULL
 
 /* Exit codes of forked helpers: nothing in a child may use ASSERT_*(). */
 enum {
@@ -1037,6 +1038,72 @@ TEST_F(inl, short_read)
 	counters(_metadata, self, variant, &c1);
 	if (variant->inline_read) {
 		ASSERT_EQ((unsigned long long)c0.armed + 1, (unsigned long long)c1.armed);
+		check_balance(_metadata, &c0, &c1);
+	}
+}
+
+/*
+ * A short read fails the request as on the stock path (as
+ * __io_complete_rw_common() does): the read linked to a NOP completes with
+ * the 10 bytes, and the NOP is cancelled.
+ */
+TEST_F(inl, short_read_breaks_link)
+{
+	struct io_uring_cqe cqes[2];
+	struct io_uring_sqe *sqe;
+
+	sqe = get_sqe(_metadata, &self->ring);
+	iou_prep_read(sqe, self->rfd, self->buf, 4096, IOU_POS_CUR, UD_READ);
+	sqe->flags |= IOSQE_IO_LINK;
+	iou_prep_nop(get_sqe(_metadata, &self->ring), UD_NOP);
+	submit_n(_metadata, &self->ring, 2);
+	assert_no_cqe(_metadata, &self->ring);
+
+	write_pattern(_metadata, self->wfd, 10, 3);
+	reap_n(_metadata, &self->ring, cqes, 2);
+	ASSERT_EQ(10, cqe_res(_metadata, cqes, 2, UD_READ));
+	ASSERT_EQ(-ECANCELED, cqe_res(_metadata, cqes, 2, UD_NOP))
+		TH_LOG("a short read did not break the link");
+	check_pattern(_metadata, self->buf, 10, 3);
+}
+
+/*
+ * A read handed back to the stock path by a wake-up the inline path does not
+ * complete (vmsplice), and cancelled before the submitter's task_work runs:
+ * the cancel succeeds and the byte stays in the pipe, as for a stock poll
+ * request. Only DEFER_TASKRUN rings keep that task_work pending while the
+ * submitter submits the cancel.
+ */
+TEST_F(inl, cancel_before_stock_retry)
+{
+	struct io_uring_cqe cqes[2];
+	struct inl_counters c0, c1;
+	struct iovec iov;
+	char byte = 'x';
+
+	if (!(variant->setup_flags & IORING_SETUP_DEFER_TASKRUN))
+		SKIP(return, "task_work runs at once on this ring type");
+	counters(_metadata, self, variant, &c0);
+	iou_prep_read(get_sqe(_metadata, &self->ring), self->rfd, self->buf, 64, IOU_POS_CUR,
+		      UD_READ);
+	submit_n(_metadata, &self->ring, 1);
+
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	ASSERT_EQ(1, vmsplice(self->wfd, &iov, 1, 0)) TH_LOG("vmsplice: %s", strerror(errno));
+
+	/* Submit without GETEVENTS: the retry is still queued. */
+	iou_prep_cancel(get_sqe(_metadata, &self->ring), UD_READ, 0, UD_CANCEL);
+	submit_n(_metadata, &self->ring, 1);
+	ASSERT_EQ(0, iou_get_events(&self->ring));
+	reap_n(_metadata, &self->ring, cqes, 2);
+	ASSERT_EQ(0, cqe_res(_metadata, cqes, 2, UD_CANCEL));
+	ASSERT_EQ(-ECANCELED, cqe_res(_metadata, cqes, 2, UD_READ));
+	ASSERT_EQ(1, pipe_bytes(_metadata, self->rfd)) TH_LOG("the cancelled read took the byte");
+	check_fill(_metadata, self->buf, self->buf_len);
+	if (variant->inline_read) {
+		counters(_metadata, self, variant, &c1);
+		ASSERT_EQ((unsigned long long)c0.cancelled + 1, (unsigned long long)c1.cancelled);
 		check_balance(_metadata, &c0, &c1);
 	}
 }
