@@ -61,7 +61,7 @@
 #include <linux/magic.h>
 
 #include "../kselftest_harness.h"
-#include "io_uring_util.h"
+#include "inline_test.h"
 
 #define RING_ENTRIES		16
 
@@ -79,8 +79,6 @@
 #define LONG_IO_TIMEOUT_MS	60000
 /* Wait after a read has reached the device, before cancelling it. */
 #define SETTLE_MS		100
-/* How long closing a ring or the exit of a task may take. */
-#define CLOSE_MS		2000
 /* How long a request that can complete at once may take. */
 #define QUICK_MS		5000
 
@@ -168,19 +166,6 @@ FIXTURE_VARIANT_ADD(blk, inline_read) {
 static __s64 elapsed_ms(__s64 since)
 {
 	return (iou_now_ns() - since) / MS;
-}
-
-/* The kernel advertises IORING_FEAT_INLINE_READ. */
-static bool inline_read_supported(void)
-{
-	struct iou_ring ring;
-	bool ok;
-
-	if (iou_setup(&ring, 2, 0))
-		return false;
-	ok = ring.features & IORING_FEAT_INLINE_READ;
-	iou_exit(&ring);
-	return ok;
 }
 
 /* sysfs and configfs attributes. */
@@ -471,14 +456,6 @@ static void check_pattern(struct __test_metadata *_metadata, const void *buf, si
 			       (unsigned long long)off);
 }
 
-static void check_fill(struct __test_metadata *_metadata, const char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		ASSERT_EQ((char)FILL, buf[i]) TH_LOG("byte %zu was written to", i);
-}
-
 /* Write pattern @seed to the device at @off with O_DIRECT, through @bounce. */
 static void write_pattern_dev(struct __test_metadata *_metadata, struct _test_data_blk *self,
 			      char *bounce, size_t len, uint64_t off, unsigned int seed)
@@ -717,24 +694,6 @@ static const char *child_error(int code)
 	}
 }
 
-/* Wait up to @ms for child @pid to exit. Returns 0 and sets @status, or -ETIME. */
-static int wait_child(pid_t pid, int *status, unsigned int ms)
-{
-	__s64 start = iou_now_ns();
-	pid_t ret;
-
-	for (;;) {
-		ret = waitpid(pid, status, WNOHANG);
-		if (ret == pid)
-			return 0;
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-		if (elapsed_ms(start) > ms)
-			return -ETIME;
-		iou_sleep_us(1000);
-	}
-}
-
 /*
  * task_exit's child: make its own ring (so that its exit releases it), submit
  * two slow O_DIRECT reads, check that they are pending and (on an opted-in
@@ -812,7 +771,7 @@ FIXTURE_TEARDOWN(blk)
 
 	if (self->child > 0) {
 		kill(self->child, SIGKILL);
-		wait_child(self->child, &status, CLOSE_MS);
+		wait_child(self->child, &status, 0, CLOSE_MS);
 	}
 	iou_exit(&self->ring);
 	if (self->fd >= 0)
@@ -1132,7 +1091,7 @@ TEST_F_TIMEOUT(blk, task_exit, 90)
 	ASSERT_EQ(CHILD_OK, code) TH_LOG("child: %s", child_error(code));
 
 	t1 = iou_now_ns();
-	ret = wait_child(self->child, &status, CLOSE_MS);
+	ret = wait_child(self->child, &status, 0, CLOSE_MS);
 	ASSERT_EQ(0, ret) TH_LOG("the child did not exit within %d ms", CLOSE_MS);
 	self->child = -1;
 	took = elapsed_ms(t1);

@@ -69,19 +69,13 @@
 #include <sys/wait.h>
 
 #include "../kselftest_harness.h"
-#include "io_uring_util.h"
+#include "inline_test.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
 #endif
 
 #define RING_ENTRIES		32
-/* How long a request must stay without a CQE to count as pending. */
-#define PENDING_MS		50
-/* How long a request that can complete may take (debug kernels under TCG are slow). */
-#define COMPLETE_MS		5000
-/* How long a ring's counters may take to settle after a completion. */
-#define CLOSE_MS		2000
 /* How long a closed ring may take to unpin everything (io_ring_exit_work). */
 #define UNPIN_MS		10000
 
@@ -154,13 +148,6 @@ static ssize_t fill_diff(const char *buf, size_t len, char c)
 	return -1;
 }
 
-static unsigned long env_ul(const char *name, unsigned long def)
-{
-	const char *s = getenv(name);
-
-	return s && *s ? strtoul(s, NULL, 0) : def;
-}
-
 /* An anonymous private mapping of @len bytes, filled with FILL, without THP. */
 static char *map_anon(struct __test_metadata *_metadata, size_t len)
 {
@@ -172,15 +159,6 @@ static char *map_anon(struct __test_metadata *_metadata, size_t len)
 	return p;
 }
 
-/* Number of bytes sitting in the pipe, unread. */
-static int pipe_bytes(struct __test_metadata *_metadata, int fd)
-{
-	int n = -1;
-
-	ASSERT_EQ(0, ioctl(fd, FIONREAD, &n)) TH_LOG("FIONREAD: %s", strerror(errno));
-	return n;
-}
-
 /* Write @len bytes of pattern @seed to @fd in one write(2). */
 static void write_pattern(struct __test_metadata *_metadata, int fd, size_t len, int seed)
 {
@@ -190,27 +168,6 @@ static void write_pattern(struct __test_metadata *_metadata, int fd, size_t len,
 	fill_pattern(buf, len, seed);
 	ASSERT_EQ((ssize_t)len, write(fd, buf, len)) TH_LOG("write: %s", strerror(errno));
 	free(buf);
-}
-
-/* The "@key:" line of /proc/self/status, in kB, or -1 if there is none. */
-static long status_kb(const char *key)
-{
-	size_t klen = strlen(key);
-	char line[256];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, klen) || line[klen] != ':')
-			continue;
-		kb = strtol(line + klen + 1, NULL, 10);
-		break;
-	}
-	fclose(f);
-	return kb;
 }
 
 /* Whether CAP_IPC_LOCK is in this task's effective set. */
@@ -304,33 +261,15 @@ static __printf(1, 2) void child_log(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Wait up to @ms for child @pid to exit. Returns 0 and sets @status, or -ETIME. */
-static int wait_child(pid_t pid, int *status, unsigned int ms)
-{
-	__s64 deadline = iou_now_ns() + ms * 1000000LL;
-	pid_t ret;
-
-	for (;;) {
-		ret = waitpid(pid, status, WNOHANG);
-		if (ret == pid)
-			return 0;
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-		if (iou_now_ns() > deadline)
-			return -ETIME;
-		iou_sleep_us(1000);
-	}
-}
-
 /* Wait for child *@pid to exit; returns its exit code. */
 static int join_child(struct __test_metadata *_metadata, pid_t *pid, unsigned int ms)
 {
 	int status, ret;
 
-	ret = wait_child(*pid, &status, ms);
+	ret = wait_child(*pid, &status, 0, ms);
 	if (ret) {
 		kill(*pid, SIGKILL);
-		wait_child(*pid, &status, CLOSE_MS);
+		wait_child(*pid, &status, 0, CLOSE_MS);
 	}
 	ASSERT_EQ(0, ret) TH_LOG("child %d did not exit within %u ms", *pid, ms);
 	*pid = -1;
@@ -379,21 +318,6 @@ static int read_full(int fd, void *buf, size_t len, unsigned int ms)
 
 /* Ring helpers. */
 
-static struct io_uring_sqe *get_sqe(struct __test_metadata *_metadata, struct iou_ring *ring)
-{
-	struct io_uring_sqe *sqe = iou_get_sqe(ring);
-
-	ASSERT_NE(NULL, sqe) TH_LOG("SQ full");
-	return sqe;
-}
-
-static void submit_n(struct __test_metadata *_metadata, struct iou_ring *ring, int n)
-{
-	int ret = iou_submit(ring);
-
-	ASSERT_EQ(n, ret) TH_LOG("submit: %s", ret < 0 ? strerror(-ret) : "short");
-}
-
 static void setup_ring(struct __test_metadata *_metadata, struct iou_ring *ring,
 		       unsigned int flags)
 {
@@ -404,82 +328,7 @@ static void setup_ring(struct __test_metadata *_metadata, struct iou_ring *ring,
 		TH_LOG("no IORING_FEAT_EXT_ARG: waits cannot be bounded");
 }
 
-/* Give the ring PENDING_MS to produce a CQE, then check that it did not. */
-static void assert_no_cqe(struct __test_metadata *_metadata, struct iou_ring *ring)
-{
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	ret = iou_wait_cqe(ring, &cqe, PENDING_MS);
-	ASSERT_EQ(-ETIME, ret) {
-		if (!ret)
-			TH_LOG("unexpected CQE: user_data %#llx res %d",
-			       (unsigned long long)cqe->user_data, cqe->res);
-		else
-			TH_LOG("wait: %s", strerror(-ret));
-	}
-}
-
-/* Wait up to COMPLETE_MS for the next CQE, copy it to @out and consume it. */
-static void reap_cqe(struct __test_metadata *_metadata, struct iou_ring *ring,
-		     struct io_uring_cqe *out)
-{
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	ret = iou_wait_cqe(ring, &cqe, COMPLETE_MS);
-	ASSERT_EQ(0, ret) TH_LOG("no CQE within %d ms: %s", COMPLETE_MS, strerror(-ret));
-	*out = *cqe;
-	iou_cqe_seen(ring);
-}
-
-static void reap_n(struct __test_metadata *_metadata, struct iou_ring *ring,
-		   struct io_uring_cqe *out, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		reap_cqe(_metadata, ring, &out[i]);
-}
-
-/* The result of the one CQE among @cqes with user_data @ud. */
-static int cqe_res(struct __test_metadata *_metadata, const struct io_uring_cqe *cqes, int n,
-		   __u64 ud)
-{
-	int i, found = -1;
-
-	for (i = 0; i < n; i++) {
-		if (cqes[i].user_data != ud)
-			continue;
-		ASSERT_EQ(-1, found) TH_LOG("two CQEs for user_data %#llx", (unsigned long long)ud);
-		found = i;
-	}
-	ASSERT_NE(-1, found) TH_LOG("no CQE for user_data %#llx", (unsigned long long)ud);
-	return cqes[found].res;
-}
-
-/* The kernel advertises IORING_FEAT_INLINE_READ. */
-static bool inline_read_supported(void)
-{
-	struct iou_ring ring;
-	bool ok;
-
-	if (iou_setup(&ring, 2, 0))
-		return false;
-	ok = ring.features & IORING_FEAT_INLINE_READ;
-	iou_exit(&ring);
-	return ok;
-}
-
 /* fdinfo counters of an INLINE_READ ring. */
-
-struct inl_counters {
-	uint64_t armed;		/* reads that waited inline */
-	uint64_t completed;	/* completed in a writer's context */
-	uint64_t fallback;	/* handed back to the stock path */
-	uint64_t cancelled;
-	uint64_t pinned;	/* bytes (whole pages) pinned for pending reads */
-};
 
 static int read_counters(int ring_fd, struct inl_counters *c)
 {
@@ -498,50 +347,6 @@ static int read_counters(int ring_fd, struct inl_counters *c)
 			return ret;
 	}
 	return 0;
-}
-
-static void get_counters(struct __test_metadata *_metadata, int ring_fd, struct inl_counters *c)
-{
-	int ret = read_counters(ring_fd, c);
-
-	ASSERT_EQ(0, ret) TH_LOG("fdinfo counters: %s", strerror(-ret));
-}
-
-/* Wait up to CLOSE_MS for InlineReadPinned to be @want. */
-static void wait_pinned(struct __test_metadata *_metadata, int ring_fd, uint64_t want)
-{
-	__s64 deadline = iou_now_ns() + CLOSE_MS * 1000000LL;
-	struct inl_counters c;
-
-	for (;;) {
-		get_counters(_metadata, ring_fd, &c);
-		if (c.pinned == want || iou_now_ns() > deadline)
-			break;
-		iou_sleep_us(1000);
-	}
-	ASSERT_EQ((unsigned long long)want, (unsigned long long)c.pinned)
-		TH_LOG("InlineReadPinned did not return to %llu", (unsigned long long)want);
-}
-
-/*
- * ASSUMES: every read that armed inline ends exactly once, as completed in a
- * writer's context, handed back to the stock path, or cancelled. Call once
- * nothing is pending any more.
- */
-static void check_balance(struct __test_metadata *_metadata, const struct inl_counters *before,
-			  const struct inl_counters *after)
-{
-	uint64_t armed = after->armed - before->armed;
-	uint64_t ended = (after->completed - before->completed) +
-			 (after->fallback - before->fallback) +
-			 (after->cancelled - before->cancelled);
-
-	ASSERT_EQ((unsigned long long)armed, (unsigned long long)ended)
-		TH_LOG("armed %llu, completed %llu, fallback %llu, cancelled %llu",
-		       (unsigned long long)armed,
-		       (unsigned long long)(after->completed - before->completed),
-		       (unsigned long long)(after->fallback - before->fallback),
-		       (unsigned long long)(after->cancelled - before->cancelled));
 }
 
 /*
@@ -911,7 +716,7 @@ TEST(per_ring_cap)
 		iou_prep_read(get_sqe(_metadata, &ring), rfd[i], buf + i * len, len, IOU_POS_CUR,
 			      UD_READ + i);
 		submit_n(_metadata, &ring, 1);
-		get_counters(_metadata, ring.fd, &c);
+		get_counters(_metadata, ring.fd, true, &c);
 		ASSERT_GE(INLINE_MAX_PINNED, c.pinned) TH_LOG("the ring pins past its cap");
 		ASSERT_EQ(want, c.armed) TH_LOG("after read %d", i);
 		ASSERT_EQ(want * len, c.pinned) TH_LOG("after read %d", i);
@@ -923,7 +728,7 @@ TEST(per_ring_cap)
 	iou_prep_read(get_sqe(_metadata, &ring2), rfd[CAP_NR], buf + CAP_NR * len, len,
 		      IOU_POS_CUR, UD_READ + CAP_NR);
 	submit_n(_metadata, &ring2, 1);
-	get_counters(_metadata, ring2.fd, &c2);
+	get_counters(_metadata, ring2.fd, true, &c2);
 	ASSERT_EQ(1ULL, c2.armed) TH_LOG("a second ring did not arm");
 	ASSERT_EQ(len, c2.pinned);
 	check_vm_pin(_metadata, vm_pin0, c.pinned + c2.pinned);
@@ -946,10 +751,10 @@ TEST(per_ring_cap)
 		ASSERT_EQ(0, pipe_bytes(_metadata, rfd[i]));
 	}
 
-	wait_pinned(_metadata, ring.fd, 0);
-	wait_pinned(_metadata, ring2.fd, 0);
+	wait_pinned(_metadata, ring.fd, true, 0);
+	wait_pinned(_metadata, ring2.fd, true, 0);
 	wait_vm_pin_back(_metadata, vm_pin0, CLOSE_MS);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	memset(&c2, 0, sizeof(c2));
 	check_balance(_metadata, &c2, &c);
 	TH_LOG("armed %llu, completed inline %llu, fallback %llu",
@@ -1004,7 +809,7 @@ TEST(per_read_cap)
 	}
 	/* After registering: VmPin counts the registered buffer too. */
 	vm_pin0 = status_kb("VmPin");
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	iov[0].iov_base = vec;
 	iov[0].iov_len = half;
@@ -1015,7 +820,7 @@ TEST(per_read_cap)
 	iou_prep_read_fixed(get_sqe(_metadata, &ring), rfd[2], fixed, 2 * max, IOU_POS_CUR, 0,
 			    UD_READ + 2);
 	submit_n(_metadata, &ring, 3);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed, c.armed) TH_LOG("a read of more than %zu bytes armed inline", max);
 	ASSERT_EQ(0ULL, c.pinned);
 	check_vm_pin(_metadata, vm_pin0, 0);
@@ -1026,7 +831,7 @@ TEST(per_read_cap)
 	iou_prep_read_fixed(get_sqe(_metadata, &ring), rfd[4], fixed + max, max, IOU_POS_CUR, 0,
 			    UD_READ + 4);
 	submit_n(_metadata, &ring, 2);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 2, c.armed) TH_LOG("reads of exactly %zu bytes did not arm", max);
 	ASSERT_EQ(max, c.pinned) TH_LOG("registered pages were pinned again");
 	check_vm_pin(_metadata, vm_pin0, c.pinned);
@@ -1048,9 +853,9 @@ TEST(per_read_cap)
 	}
 	ASSERT_EQ(-1, fill_diff(vec + half, 4096 + half, FILL));
 
-	wait_pinned(_metadata, ring.fd, 0);
+	wait_pinned(_metadata, ring.fd, true, 0);
 	wait_vm_pin_back(_metadata, vm_pin0, CLOSE_MS);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	check_balance(_metadata, &c0, &c);
 
 	iou_exit(&ring);
@@ -1101,13 +906,13 @@ TEST(buffer_unmapped_after_submit)
 	rfd = fds[0];
 	wfd = fds[1];
 	vm_pin0 = status_kb("VmPin");
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	iou_prep_read(get_sqe(_metadata, &ring), rfd, region + pg + pg / 2, len, IOU_POS_CUR,
 		      UD_READ);
 	submit_n(_metadata, &ring, 1);
 	assert_no_cqe(_metadata, &ring);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 1, c.armed) TH_LOG("the read did not arm inline");
 	ASSERT_EQ(2 * pg, c.pinned);
 	check_vm_pin(_metadata, vm_pin0, c.pinned);
@@ -1134,9 +939,9 @@ TEST(buffer_unmapped_after_submit)
 	off = pattern_diff(region + 3 * pg, pg, 51);
 	ASSERT_EQ(-1, off) TH_LOG("the guard page after changed at byte %zd", off);
 
-	wait_pinned(_metadata, ring.fd, 0);
+	wait_pinned(_metadata, ring.fd, true, 0);
 	wait_vm_pin_back(_metadata, vm_pin0, CLOSE_MS);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	/* ASSUMES: a write(2) by another process completes the read inline. */
 	ASSERT_EQ(c0.completed + 1, c.completed);
 	ASSERT_EQ(c0.fallback, c.fallback);
@@ -1181,14 +986,14 @@ TEST(buffer_unmapped_data_in_pinned_pages)
 	ASSERT_EQ(0, pipe(fds));
 	rfd = fds[0];
 	wfd = fds[1];
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	/* 100 bytes at the end of page 0, 100 at the start of page 1. */
 	iou_prep_read(get_sqe(_metadata, &ring), rfd, view + pg - 100, len, IOU_POS_CUR,
 		      UD_READ);
 	submit_n(_metadata, &ring, 1);
 	assert_no_cqe(_metadata, &ring);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 1, c.armed) TH_LOG("the read did not arm inline");
 	ASSERT_EQ(0, munmap(view, 2 * pg));
 
@@ -1202,8 +1007,8 @@ TEST(buffer_unmapped_data_in_pinned_pages)
 	ASSERT_EQ(-1, fill_diff(alias, pg - 100, FILL));
 	ASSERT_EQ(-1, fill_diff(alias + pg + 100, pg - 100, FILL));
 
-	wait_pinned(_metadata, ring.fd, 0);
-	get_counters(_metadata, ring.fd, &c);
+	wait_pinned(_metadata, ring.fd, true, 0);
+	get_counters(_metadata, ring.fd, true, &c);
 	check_balance(_metadata, &c0, &c);
 
 	iou_exit(&ring);
@@ -1247,12 +1052,12 @@ TEST(buffer_unmapped_stock_fallback)
 	ASSERT_EQ(0, pipe(fds));
 	rfd = fds[0];
 	wfd = fds[1];
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	iou_prep_read(get_sqe(_metadata, &ring), rfd, buf, 64, IOU_POS_CUR, UD_READ);
 	submit_n(_metadata, &ring, 1);
 	assert_no_cqe(_metadata, &ring);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 1, c.armed) TH_LOG("the read did not arm inline");
 	ASSERT_EQ(0, munmap(buf, pg));
 
@@ -1273,8 +1078,8 @@ TEST(buffer_unmapped_stock_fallback)
 	}
 	assert_no_cqe(_metadata, &ring);
 
-	wait_pinned(_metadata, ring.fd, 0);
-	get_counters(_metadata, ring.fd, &c);
+	wait_pinned(_metadata, ring.fd, true, 0);
+	get_counters(_metadata, ring.fd, true, &c);
 	check_balance(_metadata, &c0, &c);
 
 	iou_exit(&ring);
@@ -1335,14 +1140,14 @@ TEST(fork_inherits_ring)
 		wfd[i] = fds[1];
 	}
 	vm_pin0 = status_kb("VmPin");
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	iou_prep_read(get_sqe(_metadata, &ring), rfd[0], buf, 64, IOU_POS_CUR, UD_READ);
 	iou_prep_read_fixed(get_sqe(_metadata, &ring), rfd[1], buf + pg + 100, 64, IOU_POS_CUR, 0,
 			    UD_READ + 1);
 	submit_n(_metadata, &ring, 2);
 	assert_no_cqe(_metadata, &ring);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 2, c.armed) TH_LOG("the reads did not arm inline");
 	ASSERT_EQ(pg, c.pinned);
 
@@ -1363,9 +1168,9 @@ TEST(fork_inherits_ring)
 	ASSERT_EQ(-1, off) TH_LOG("READ_FIXED: byte %zd of the parent's buffer differs", off);
 	ASSERT_EQ(-1, fill_diff(buf + pg + 150, pg - 150, FILL));
 
-	wait_pinned(_metadata, ring.fd, 0);
+	wait_pinned(_metadata, ring.fd, true, 0);
 	wait_vm_pin_back(_metadata, vm_pin0, CLOSE_MS);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	/* ASSUMES: the child's write(2) completes the parent's reads inline. */
 	ASSERT_EQ(c0.completed + 2, c.completed);
 	check_balance(_metadata, &c0, &c);
@@ -1447,7 +1252,7 @@ TEST(fork_child_submits)
 	wfd = fds[1];
 	ASSERT_EQ(0, pipe(rep));
 	vm_pin0 = status_kb("VmPin");
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	pid = fork();
 	ASSERT_NE(-1, pid) TH_LOG("fork: %s", strerror(errno));
@@ -1457,7 +1262,7 @@ TEST(fork_child_submits)
 
 	ASSERT_EQ(0, read_full(rep[0], &msg, sizeof(msg), COMPLETE_MS))
 		TH_LOG("the child did not report its read armed");
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 1, c.armed) TH_LOG("the child's read did not arm inline");
 	ASSERT_EQ(pg, c.pinned);
 	vm_pin = status_kb("VmPin");
@@ -1478,9 +1283,9 @@ TEST(fork_child_submits)
 	iou_cqe_seen(&ring);
 	ASSERT_EQ(0, pipe_bytes(_metadata, rfd));
 
-	wait_pinned(_metadata, ring.fd, 0);
+	wait_pinned(_metadata, ring.fd, true, 0);
 	wait_vm_pin_back(_metadata, vm_pin0, CLOSE_MS);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	check_balance(_metadata, &c0, &c);
 
 	iou_exit(&ring);
@@ -1518,7 +1323,7 @@ TEST(fork_child_exit_cancels)
 	rfd = fds[0];
 	wfd = fds[1];
 	vm_pin0 = status_kb("VmPin");
-	get_counters(_metadata, ring.fd, &c0);
+	get_counters(_metadata, ring.fd, true, &c0);
 
 	pid = fork();
 	ASSERT_NE(-1, pid) TH_LOG("fork: %s", strerror(errno));
@@ -1534,9 +1339,9 @@ TEST(fork_child_exit_cancels)
 	ASSERT_EQ(UD_CHILD, cqe.user_data);
 	ASSERT_EQ(-ECANCELED, cqe.res) TH_LOG("the exited child's read: res %d", cqe.res);
 
-	wait_pinned(_metadata, ring.fd, 0);
+	wait_pinned(_metadata, ring.fd, true, 0);
 	wait_vm_pin_back(_metadata, vm_pin0, CLOSE_MS);
-	get_counters(_metadata, ring.fd, &c);
+	get_counters(_metadata, ring.fd, true, &c);
 	ASSERT_EQ(c0.armed + 1, c.armed) TH_LOG("the child's read did not arm inline");
 	ASSERT_EQ(c0.cancelled + 1, c.cancelled);
 	check_balance(_metadata, &c0, &c);
@@ -1842,7 +1647,7 @@ static void st_add_counters(struct __test_metadata *_metadata, struct st_stress 
 	memset(c, 0, sizeof(*c));
 	if (!st->inline_read)
 		return;
-	get_counters(_metadata, sr->ring.fd, c);
+	get_counters(_metadata, sr->ring.fd, true, c);
 	st->ctr.armed += c->armed;
 	st->ctr.completed += c->completed;
 	st->ctr.fallback += c->fallback;
@@ -2146,8 +1951,8 @@ static void st_finish_ring(struct __test_metadata *_metadata, struct st_stress *
 	}
 	assert_no_cqe(_metadata, &sr->ring);
 	if (st->inline_read) {
-		wait_pinned(_metadata, sr->ring.fd, 0);
-		get_counters(_metadata, sr->ring.fd, &c);
+		wait_pinned(_metadata, sr->ring.fd, true, 0);
+		get_counters(_metadata, sr->ring.fd, true, &c);
 		check_balance(_metadata, &zero, &c);
 	}
 }

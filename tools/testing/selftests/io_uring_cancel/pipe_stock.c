@@ -19,15 +19,9 @@
 #include <sys/uio.h>
 
 #include "../kselftest_harness.h"
-#include "io_uring_util.h"
+#include "inline_test.h"
 
 #define RING_ENTRIES	8
-/* How long a request must stay without a CQE to count as pending. */
-#define PENDING_MS	50
-/* How long a request that can complete may take (debug kernels under TCG are slow). */
-#define COMPLETE_MS	5000
-/* How long closing a ring (unmap + close) may take. */
-#define CLOSE_MS	2000
 
 #define BUF_LEN		256
 #define FILL		0xaa
@@ -55,76 +49,6 @@ static void check_pattern(struct __test_metadata *_metadata, const char *buf, si
 
 	for (i = 0; i < len; i++)
 		ASSERT_EQ((char)(seed + i), buf[i]) TH_LOG("byte %zu differs", i);
-}
-
-static void check_fill(struct __test_metadata *_metadata, const char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		ASSERT_EQ((char)FILL, buf[i]) TH_LOG("byte %zu was written to", i);
-}
-
-/* Number of bytes sitting in the pipe, unread. */
-static int pipe_bytes(struct __test_metadata *_metadata, int fd)
-{
-	int n = -1;
-
-	ASSERT_EQ(0, ioctl(fd, FIONREAD, &n)) TH_LOG("FIONREAD: %s", strerror(errno));
-	return n;
-}
-
-/*
- * read(2) @len bytes with O_NONBLOCK set, so that missing data fails the test
- * instead of blocking it. Only used once no io_uring read is pending.
- */
-static void read_nonblock(struct __test_metadata *_metadata, int fd, char *buf, size_t len)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	ASSERT_NE(-1, fl);
-	ASSERT_EQ(0, fcntl(fd, F_SETFL, fl | O_NONBLOCK));
-	ASSERT_EQ((ssize_t)len, read(fd, buf, len)) TH_LOG("read: %s", strerror(errno));
-}
-
-static void submit_one(struct __test_metadata *_metadata, struct iou_ring *ring)
-{
-	int ret = iou_submit(ring);
-
-	ASSERT_EQ(1, ret) TH_LOG("submit: %s", ret < 0 ? strerror(-ret) : "short");
-}
-
-/*
- * Give the ring PENDING_MS to produce a CQE (running its task_work), then
- * check that it did not.
- */
-static void assert_no_cqe(struct __test_metadata *_metadata, struct iou_ring *ring)
-{
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	ret = iou_wait_cqe(ring, &cqe, PENDING_MS);
-	ASSERT_EQ(-ETIME, ret) {
-		if (!ret)
-			TH_LOG("unexpected CQE: user_data %#llx res %d",
-			       (unsigned long long)cqe->user_data, cqe->res);
-		else
-			TH_LOG("wait: %s", strerror(-ret));
-	}
-	ASSERT_EQ(0U, iou_cq_ready(ring));
-}
-
-/* Wait up to COMPLETE_MS for the next CQE, copy it to @out and consume it. */
-static void reap_cqe(struct __test_metadata *_metadata, struct iou_ring *ring,
-		     struct io_uring_cqe *out)
-{
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	ret = iou_wait_cqe(ring, &cqe, COMPLETE_MS);
-	ASSERT_EQ(0, ret) TH_LOG("no CQE within %d ms: %s", COMPLETE_MS, strerror(-ret));
-	*out = *cqe;
-	iou_cqe_seen(ring);
 }
 
 FIXTURE(pipe_stock) {
@@ -191,7 +115,7 @@ TEST_F(pipe_stock, read_empty_stays_pending)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read(sqe, self->rfd, self->buf, sizeof(self->buf), IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 
 	assert_no_cqe(_metadata, &self->ring);
 	check_fill(_metadata, self->buf, sizeof(self->buf));
@@ -206,7 +130,7 @@ TEST_F(pipe_stock, write_completes_pending_read)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read(sqe, self->rfd, self->buf, sizeof(self->buf), IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 
 	write_pattern(_metadata, self->wfd, len, 1);
@@ -235,13 +159,13 @@ TEST_F(pipe_stock, cancel_pending_read)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read(sqe, self->rfd, self->buf, sizeof(self->buf), IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 
 	sqe = iou_get_sqe(&self->ring);
 	ASSERT_NE(NULL, sqe);
 	iou_prep_cancel(sqe, UD_READ, 0, UD_CANCEL);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 
 	for (i = 0; i < 2; i++) {
 		struct io_uring_cqe cqe;
@@ -283,7 +207,7 @@ TEST_F(pipe_stock, ring_close_drops_pending_read)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read(sqe, self->rfd, self->buf, sizeof(self->buf), IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 
 	t0 = iou_now_ns();
@@ -314,7 +238,7 @@ TEST_F(pipe_stock, readv_pending_then_completes)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_readv(sqe, self->rfd, iov, 2, IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 	check_fill(_metadata, self->buf, sizeof(self->buf));
 
@@ -354,7 +278,7 @@ TEST_F(pipe_stock, read_fixed_pending_then_completes)
 	sqe = iou_get_sqe(&self->ring);
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read_fixed(sqe, self->rfd, fixed + at, want, IOU_POS_CUR, 0, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 	check_fill(_metadata, fixed, map_len);
 
@@ -376,7 +300,7 @@ TEST_F(pipe_stock, last_writer_close_completes_with_eof)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read(sqe, self->rfd, self->buf, sizeof(self->buf), IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 
 	ASSERT_EQ(0, close(self->wfd));
@@ -406,7 +330,7 @@ TEST_F(pipe_stock, other_writer_close_keeps_read_pending)
 
 	ASSERT_NE(NULL, sqe);
 	iou_prep_read(sqe, self->rfd, self->buf, sizeof(self->buf), IOU_POS_CUR, UD_READ);
-	submit_one(_metadata, &self->ring);
+	submit_n(_metadata, &self->ring, 1);
 	assert_no_cqe(_metadata, &self->ring);
 
 	ASSERT_EQ(0, close(self->wfd));
