@@ -87,15 +87,16 @@ struct Waiter {
 }
 
 impl Waiter {
-    fn claim(&self, to: State) -> bool {
+    /// Moves the read from state `from` to `to`; whoever succeeds owns what `to` means.
+    fn transition(&self, from: State, to: State) -> bool {
         self.state
-            .compare_exchange(
-                State::Armed as u32,
-                to as u32,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(from as u32, to as u32, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Claims a pending read: `Armed -> to`.
+    fn claim(&self, to: State) -> bool {
+        self.transition(State::Armed, to)
     }
 }
 
@@ -193,16 +194,7 @@ impl Ring {
                     won = Some(*key);
                     break;
                 }
-                if read
-                    .state
-                    .compare_exchange(
-                        State::Fallback as u32,
-                        State::Cancelled as u32,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-                {
+                if read.transition(State::Fallback, State::Cancelled) {
                     return Ok(());
                 }
                 busy = true;

@@ -375,32 +375,14 @@ static inline void iou_cqe_seen(struct iou_ring *ring)
  * 0 and sets @cqe, -ETIME on timeout, or another negative errno. Needs
  * IORING_FEAT_EXT_ARG (Linux 5.11).
  */
+static inline int iou_wait_nr(struct iou_ring *ring, unsigned int nr, unsigned int timeout_ms);
+
 static inline int iou_wait_cqe(struct iou_ring *ring, struct io_uring_cqe **cqe,
 			       unsigned int timeout_ms)
 {
-	__s64 deadline = iou_now_ns() + timeout_ms * 1000000LL;
-	struct io_uring_getevents_arg arg;
-	struct __kernel_timespec ts;
-	__s64 left;
-	int ret;
+	int ret = iou_wait_nr(ring, 1, timeout_ms);
 
-	if (!(ring->features & IORING_FEAT_EXT_ARG))
-		return -EOPNOTSUPP;
-	memset(&arg, 0, sizeof(arg));
-	arg.ts = (__u64)(uintptr_t)&ts;
-	for (;;) {
-		if (!iou_peek_cqe(ring, cqe))
-			return 0;
-		left = deadline - iou_now_ns();
-		if (left <= 0)
-			return -ETIME;
-		ts.tv_sec = left / 1000000000LL;
-		ts.tv_nsec = left % 1000000000LL;
-		ret = iou_sys_enter(ring->fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-				    &arg, sizeof(arg));
-		if (ret < 0 && ret != -ETIME && ret != -EINTR)
-			return ret;
-	}
+	return ret ? ret : iou_peek_cqe(ring, cqe);
 }
 
 /*
