@@ -27,10 +27,12 @@ SUDO=
 if [ ${#need[@]} -gt 0 ]; then
 	echo "setup: installing ${need[*]}"
 	$SUDO apt-get update -qq
-	cand=$(apt-cache policy "$KVER_PKG" | awk '/Candidate:/ {print $2}')
+	# The pinned version need not be apt's candidate: security updates
+	# move the candidate on, and the archive keeps the older versions.
+	avail=$(apt-cache madison "$KVER_PKG" | awk -F'|' '{gsub(/ /, "", $2); print $2}')
 	inst=$(dpkg-query -W -f='${Version}' "$KVER_PKG" 2>/dev/null || true)
-	if [ "$inst" != "$KVER_PIN" ] && [ "$cand" != "$KVER_PIN" ]; then
-		echo "setup: $KVER_PKG $KVER_PIN is required, apt serves '${cand:-nothing}'" >&2
+	if [ "$inst" != "$KVER_PIN" ] && ! grep -qxF "$KVER_PIN" <<<"$avail"; then
+		echo "setup: $KVER_PKG $KVER_PIN is required, apt serves '$(echo $avail)'" >&2
 		echo "setup: the patches are made against $KVER_PIN; refusing to continue" >&2
 		exit 1
 	fi
