@@ -6,9 +6,11 @@
  */
 #include <linux/kernel.h>
 #include <linux/bvec.h>
+#include <linux/llist.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
@@ -16,6 +18,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 #include <linux/io_uring.h>
 #include <linux/io_uring/inline_read.h>
 
@@ -42,6 +45,7 @@
  */
 struct io_inline_rd_dest {
 	struct iov_iter		iter;
+	struct llist_node	free_node;	/* io_inline_rd_dest_free_later() */
 	unsigned int		nr_pages;	/* pinned pages in bvec[] */
 	unsigned long		acct;		/* pages charged to the user */
 	struct bio_vec		bvec[];
@@ -82,6 +86,8 @@ void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
 	lockdep_assert_held(&head->lock);
 	batch->head = head;
 	batch->claimed = NULL;
+	batch->read = NULL;
+	batch->nosleep = false;
 	if (io_inline_rd_may_complete())
 		this_cpu_write(io_inline_rd_cur, batch);
 }
@@ -104,8 +110,29 @@ void io_inline_rd_locked_end(struct io_inline_rd_batch *batch)
 void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
 				  __poll_t mask)
 {
-	if (batch->claimed && io_inline_rd_complete(batch->claimed))
+	if (batch->claimed && io_inline_rd_complete(batch))
 		io_inline_rd_wake(batch->head, mask);
+}
+
+static void __io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask,
+				io_inline_rd_read_t read, bool nosleep)
+{
+	struct io_inline_rd_batch batch;
+	unsigned long flags;
+
+	do {
+		spin_lock_irqsave(&head->lock, flags);
+		io_inline_rd_locked_begin(&batch, head);
+		batch.read = read;
+		batch.nosleep = nosleep;
+		if (nosleep)
+			__wake_up_locked_key(head, TASK_NORMAL, poll_to_key(mask));
+		else
+			__wake_up_locked_sync_key(head, TASK_INTERRUPTIBLE,
+						  poll_to_key(mask));
+		io_inline_rd_locked_end(&batch);
+		spin_unlock_irqrestore(&head->lock, flags);
+	} while (batch.claimed && io_inline_rd_complete(&batch));
 }
 
 /**
@@ -122,23 +149,35 @@ void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
  */
 void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
 {
-	struct io_inline_rd_batch batch;
-	unsigned long flags;
-
 	if (!io_inline_rd_may_complete()) {
 		wake_up_interruptible_sync_poll(head, mask);
 		return;
 	}
 	might_sleep();
+	__io_inline_rd_wake(head, mask, NULL, false);
+}
 
-	do {
-		spin_lock_irqsave(&head->lock, flags);
-		io_inline_rd_locked_begin(&batch, head);
-		__wake_up_locked_sync_key(head, TASK_INTERRUPTIBLE,
-					  poll_to_key(mask));
-		io_inline_rd_locked_end(&batch);
-		spin_unlock_irqrestore(&head->lock, flags);
-	} while (batch.claimed && io_inline_rd_complete(batch.claimed));
+/**
+ * io_inline_rd_wake_nosleep - wake readers from a waker that must not sleep
+ * @head: the wait queue its ->poll registers first
+ * @mask: the poll events, as for wake_up_poll()
+ * @read: the provider's read, which must not sleep either
+ *
+ * As io_inline_rd_wake(), for a waker that must not sleep between the
+ * wake-up and its own schedule(): a faulting task in handle_userfault(),
+ * whose task state is already set.  A claimed read is done with @read and
+ * its CQE posted without sleeping; freeing the request and unpinning its
+ * pages, which can sleep, are left to kworkers.  The wake-up itself is
+ * wake_up_poll()'s.
+ */
+void io_inline_rd_wake_nosleep(struct wait_queue_head *head, __poll_t mask,
+			       io_inline_rd_read_t read)
+{
+	if (!io_inline_rd_may_complete()) {
+		wake_up_poll(head, mask);
+		return;
+	}
+	__io_inline_rd_wake(head, mask, read, true);
 }
 
 static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
@@ -151,6 +190,35 @@ static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
 	if (dest->acct)
 		io_unaccount_mem(ctx, dest->acct);
 	kvfree(dest);
+}
+
+/* Destinations whose pages are unpinned by a kworker: see below. */
+static LLIST_HEAD(io_inline_rd_free_list);
+
+static void io_inline_rd_free_workfn(struct work_struct *work)
+{
+	struct llist_node *node = llist_del_all(&io_inline_rd_free_list);
+	struct io_inline_rd_dest *dest, *next;
+
+	llist_for_each_entry_safe(dest, next, node, free_node)
+		io_inline_rd_dest_free(NULL, dest);
+}
+
+static DECLARE_WORK(io_inline_rd_free_work, io_inline_rd_free_workfn);
+
+/*
+ * io_inline_rd_dest_free() for a caller that must not sleep: unpinning can
+ * (it locks pages to dirty them), so only the accounting is undone here,
+ * while the ring is sure to be alive.
+ */
+static void io_inline_rd_dest_free_later(struct io_ring_ctx *ctx,
+					 struct io_inline_rd_dest *dest)
+{
+	if (dest->acct)
+		io_unaccount_mem(ctx, dest->acct);
+	dest->acct = 0;
+	if (llist_add(&dest->free_node, &io_inline_rd_free_list))
+		schedule_work(&io_inline_rd_free_work);
 }
 
 /* Pin @nr pages of user memory at @base for writing, into @dest->bvec. */
@@ -257,6 +325,30 @@ fail:
 	return ERR_PTR(ret);
 }
 
+/*
+ * Whether the user memory @src points to can be written to at all: a pin
+ * that failed may only have been refused (FOLL_LONGTERM and a file mapping
+ * that needs dirty tracking), which the stock path copes with.
+ */
+static bool io_inline_rd_writable(const struct iov_iter *src)
+{
+	const struct iovec *iov;
+	size_t skip, left, n;
+
+	if (iter_is_ubuf(src))
+		return !fault_in_safe_writeable(src->ubuf + src->iov_offset,
+						iov_iter_count(src));
+	iov = iter_iov(src);
+	skip = src->iov_offset;
+	for (left = iov_iter_count(src); left; iov++, skip = 0) {
+		n = min(left, iov->iov_len - skip);
+		if (n && fault_in_safe_writeable(iov->iov_base + skip, n))
+			return false;
+		left -= n;
+	}
+	return true;
+}
+
 struct io_inline_rd_pt {
 	struct poll_table_struct	pt;
 	struct io_inline_rd_waiter	*w;
@@ -274,8 +366,10 @@ static void io_inline_rd_queue_proc(struct file *file,
 /*
  * Called by io_read() when a nonblocking read found no data: make the read
  * wait inline instead of arming poll.  Returns 0 if it now waits (the
- * request is completed later, by a writer, the stock path or a cancel), or
- * -EAGAIN for today's poll path.
+ * request is completed later, by a writer, the stock path or a cancel),
+ * -EFAULT if its buffer is not writable memory (the buffer is bound to its
+ * pages at submission, so that is when it fails), or -EAGAIN for today's
+ * poll path.
  */
 int io_inline_rd_arm(struct io_kiocb *req, unsigned int issue_flags)
 {
@@ -298,8 +392,13 @@ int io_inline_rd_arm(struct io_kiocb *req, unsigned int issue_flags)
 	lockdep_assert_held(&ctx->uring_lock);
 
 	dest = io_inline_rd_dest_get(req);
-	if (IS_ERR(dest))
+	if (IS_ERR(dest)) {
+		struct io_async_rw *io = req->async_data;
+
+		if (PTR_ERR(dest) == -EFAULT && !io_inline_rd_writable(&io->iter))
+			return -EFAULT;
 		return -EAGAIN;
+	}
 	ipt.w = io_inline_rd_waiter_new(ctx->inline_rd, req, dest,
 					(u64)dest->nr_pages * PAGE_SIZE);
 	if (!ipt.w) {
@@ -323,11 +422,14 @@ int io_inline_rd_arm(struct io_kiocb *req, unsigned int issue_flags)
 }
 
 ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
-				 struct io_inline_rd_dest *dest)
+				 struct io_inline_rd_dest *dest,
+				 const struct io_inline_rd_batch *batch)
 {
 	struct iov_iter iter = dest->iter;
 	struct kiocb kiocb;
 
+	if (batch->read)
+		return batch->read(req->file, &iter);
 	init_sync_kiocb(&kiocb, req->file);
 	kiocb.ki_flags |= IOCB_NOWAIT;
 	return req->file->f_op->read_iter(&kiocb, &iter);
@@ -340,14 +442,18 @@ bool io_inline_rd_req_ready(struct io_kiocb *req)
 }
 
 void io_inline_rd_req_complete(struct io_kiocb *req,
-			       struct io_inline_rd_dest *dest, ssize_t res)
+			       struct io_inline_rd_dest *dest, ssize_t res,
+			       bool nosleep)
 {
 	/* as __io_complete_rw_common(): short reads fail links too */
 	bool fail = res != req->cqe.res;
 
-	io_inline_rd_dest_free(req->ctx, dest);
+	if (nosleep)
+		io_inline_rd_dest_free_later(req->ctx, dest);
+	else
+		io_inline_rd_dest_free(req->ctx, dest);
 	io_req_set_res(req, res, 0);
-	io_req_complete_inline(req, fail);
+	io_req_complete_inline(req, fail, nosleep);
 }
 
 static void io_inline_rd_tw_retry(struct io_kiocb *req, struct io_tw_state *ts)

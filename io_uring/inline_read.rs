@@ -17,7 +17,9 @@
 //!
 //! - `Armed -> Claimed`: the wake callback, for a wake-up by a provider's hooked waker
 //!   (`io_inline_rd_wake()`); that waker completes the read right after dropping the wait
-//!   queue's lock, in its own process context ([`io_inline_rd_complete`]).
+//!   queue's lock, in its own process context ([`io_inline_rd_complete`]). A waker that must
+//!   not sleep (`io_inline_rd_wake_nosleep()`: a faulting task in `handle_userfault()`) does
+//!   the same with its provider's non-sleeping read, and leaves the freeing to kworkers.
 //! - `Armed -> Fallback`: the wake callback, for any other wake-up (interrupt context, a
 //!   kernel thread, `splice`, the last writer's `release`...); the read is handed back to the
 //!   stock path through task_work on the submitter, which takes it out of the index.
@@ -362,17 +364,21 @@ pub unsafe extern "C" fn io_inline_rd_waiter_publish(
     EAGAIN.to_errno()
 }
 
-/// Completes a read claimed by a hooked wake-up, in the waker's process context: consume the
-/// data into the pinned destination, post the CQE, free everything.
+/// Completes the read a hooked wake-up claimed, in the waker's process context: consume the
+/// data into the pinned destination (with the provider's read, if the batch names one), post
+/// the CQE, free everything (or, if the batch says the waker must not sleep, leave the freeing
+/// to kworkers).
 ///
 /// Returns whether the file still has data for the next reader.
 ///
 /// # Safety
 ///
-/// `claimed` was set in an `io_inline_rd_batch` by [`WakeCallback::wake`] during a wake-up
-/// that has ended; the caller may sleep.
+/// `batch` is valid, and its `claimed` was set by [`WakeCallback::wake`] during a wake-up that
+/// has ended; the caller may sleep unless `batch.nosleep` is set.
 #[no_mangle]
-pub unsafe extern "C" fn io_inline_rd_complete(claimed: *mut c_void) -> bool {
+pub unsafe extern "C" fn io_inline_rd_complete(batch: *mut bindings::io_inline_rd_batch) -> bool {
+    // SAFETY: `batch` is valid for reads.
+    let (claimed, nosleep) = unsafe { ((*batch).claimed, (*batch).nosleep) };
     // SAFETY: A claimed read stays in the index until its claimer (us) takes it out.
     let w = unsafe { &*claimed.cast::<Waiter>() };
     let (req, dest) = (w.req, w.dest);
@@ -380,7 +386,7 @@ pub unsafe extern "C" fn io_inline_rd_complete(claimed: *mut c_void) -> bool {
     let ring = unsafe { &*w.ring };
 
     // SAFETY: We own the claimed request and its destination.
-    let res = unsafe { bindings::io_inline_rd_req_consume(req, dest) } as isize;
+    let res = unsafe { bindings::io_inline_rd_req_consume(req, dest, batch) } as isize;
     if res == EAGAIN.to_errno() as isize {
         // Someone else consumed the data first: hand the read to the stock path, whose
         // task_work takes it out of the index and frees the destination.
@@ -396,7 +402,7 @@ pub unsafe extern "C" fn io_inline_rd_complete(claimed: *mut c_void) -> bool {
     drop(ring.take(req));
     ring.completed.fetch_add(1, Ordering::Relaxed);
     // SAFETY: We own the request and its destination; both are freed by this call.
-    unsafe { bindings::io_inline_rd_req_complete(req, dest, res as _) };
+    unsafe { bindings::io_inline_rd_req_complete(req, dest, res as _, nosleep) };
     more
 }
 

@@ -11,7 +11,9 @@
  * must register the readers' wait queue first: that is the queue an inline
  * read waits on.  Its ->read_iter must honour IOCB_NOWAIT and accept an
  * ITER_BVEC destination: the read is redone with them in the writer's
- * context.
+ * context.  A waker that must not sleep (userfaultfd's faulting task, whose
+ * task state is already set) calls io_inline_rd_wake_nosleep() with a read
+ * function of its own that does not sleep either.
  *
  * The engine is io_uring/inline_read.rs (Rust); io_uring/inline_rd.c is
  * its C glue into io_uring.  The io_inline_rd_req_*() functions below are
@@ -24,6 +26,8 @@
 #include <linux/wait.h>
 #include <linux/poll.h>
 
+struct file;
+struct iov_iter;
 struct io_kiocb;
 struct io_cancel_data;
 struct io_inline_rd_dest;
@@ -31,11 +35,21 @@ struct io_inline_rd_ring;
 struct io_inline_rd_waiter;
 struct task_struct;
 
+/*
+ * A provider's inline read: fill @to (an ITER_BVEC over pinned pages) from
+ * @file without blocking; -EAGAIN if there is nothing to read.
+ */
+typedef ssize_t (*io_inline_rd_read_t)(struct file *file, struct iov_iter *to);
+
 /* A wake-up by a provider's hooked waker, in progress on this CPU. */
 struct io_inline_rd_batch {
 	struct wait_queue_head *head;
 	/* the read this wake-up claimed for inline completion, if any */
 	void *claimed;
+	/* how to do the claimed read: NULL for ->read_iter with IOCB_NOWAIT */
+	io_inline_rd_read_t read;
+	/* the waker must not sleep: nothing that completes the read may */
+	bool nosleep;
 };
 
 /* The ring's counters, as shown in its fdinfo. */
@@ -51,6 +65,9 @@ struct io_inline_rd_stats {
 
 /* For providers: wake readers of @head, completing inline reads now. */
 void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask);
+/* The same from a waker that must not sleep, which reads with @read. */
+void io_inline_rd_wake_nosleep(struct wait_queue_head *head, __poll_t mask,
+			       io_inline_rd_read_t read);
 /* For providers that wake with @head's lock held (see inline_rd.c). */
 void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
 			       struct wait_queue_head *head);
@@ -68,7 +85,7 @@ struct io_inline_rd_waiter *io_inline_rd_waiter_new(struct io_inline_rd_ring *ri
 void io_inline_rd_waiter_queue(struct io_inline_rd_waiter *w,
 			       struct wait_queue_head *head);
 int io_inline_rd_waiter_publish(struct io_inline_rd_waiter *w, bool ready);
-bool io_inline_rd_complete(void *claimed);
+bool io_inline_rd_complete(struct io_inline_rd_batch *batch);
 struct io_inline_rd_dest *io_inline_rd_take(struct io_inline_rd_ring *ring,
 					    struct io_kiocb *req, bool *cancelled);
 int io_inline_rd_cancel(struct io_inline_rd_ring *ring, struct io_cancel_data *cd);
@@ -80,10 +97,12 @@ void io_inline_rd_get_stats(struct io_inline_rd_ring *ring,
 /* C glue (io_uring/inline_rd.c), called by the Rust engine. */
 struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head);
 ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
-				 struct io_inline_rd_dest *dest);
+				 struct io_inline_rd_dest *dest,
+				 const struct io_inline_rd_batch *batch);
 bool io_inline_rd_req_ready(struct io_kiocb *req);
 void io_inline_rd_req_complete(struct io_kiocb *req,
-			       struct io_inline_rd_dest *dest, ssize_t res);
+			       struct io_inline_rd_dest *dest, ssize_t res,
+			       bool nosleep);
 void io_inline_rd_req_fallback(struct io_kiocb *req, bool in_wake);
 bool io_inline_rd_req_dead(struct io_kiocb *req);
 void io_inline_rd_req_cancel(struct io_kiocb *req, struct io_inline_rd_dest *dest);
@@ -96,6 +115,13 @@ bool io_inline_rd_req_match_task(struct io_kiocb *req, struct task_struct *task,
 static inline void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
 {
 	wake_up_interruptible_sync_poll(head, mask);
+}
+
+static inline void io_inline_rd_wake_nosleep(struct wait_queue_head *head,
+					     __poll_t mask,
+					     io_inline_rd_read_t read)
+{
+	wake_up_poll(head, mask);
 }
 
 static inline void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,

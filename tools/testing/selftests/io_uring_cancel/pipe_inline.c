@@ -2255,9 +2255,10 @@ TEST_F(inl, zero_length_read)
 }
 
 /*
- * A read into memory the reader cannot write: -EFAULT, at submission (the
- * pin fails) or when the data arrives (the copy fails), and the data stays
- * in the pipe.
+ * A read into memory the reader cannot write: -EFAULT, and the data stays in
+ * the pipe.  An inline read is bound to its pages at submission, so it fails
+ * there, before any data arrives; the stock path fails when the data arrives
+ * and the copy faults.
  */
 static void efault_read(struct __test_metadata *_metadata, struct _test_data_inl *self,
 			const FIXTURE_VARIANT(inl) *variant, bool unmapped)
@@ -2281,10 +2282,17 @@ static void efault_read(struct __test_metadata *_metadata, struct _test_data_inl
 	iou_prep_read(get_sqe(_metadata, &self->ring), self->rfd, p, sizeof(out), IOU_POS_CUR,
 		      UD_READ);
 	submit_n(_metadata, &self->ring, 1);
-	write_pattern(_metadata, self->wfd, sizeof(out), 14);
+	if (!variant->inline_read)
+		write_pattern(_metadata, self->wfd, sizeof(out), 14);
 	reap_cqe(_metadata, &self->ring, &cqe);
 	ASSERT_EQ(UD_READ, cqe.user_data);
 	ASSERT_EQ(-EFAULT, cqe.res) TH_LOG("read res %d", cqe.res);
+	if (variant->inline_read) {
+		counters(_metadata, self, variant, &c1);
+		ASSERT_EQ((unsigned long long)c0.armed, (unsigned long long)c1.armed)
+			TH_LOG("an unwritable buffer was armed");
+		write_pattern(_metadata, self->wfd, sizeof(out), 14);
+	}
 	assert_no_cqe(_metadata, &self->ring);
 
 	ASSERT_EQ((int)sizeof(out), pipe_bytes(_metadata, self->rfd)) TH_LOG("data was consumed");
