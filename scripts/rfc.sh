@@ -154,10 +154,10 @@ join "${have[@]}" $others >"$tmp/PROVIDERS"
 join "${missing[@]}" >"$tmp/NOT_YET"
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "File types converted in this version: $(cat "$tmp/PROVIDERS").  The" \
-		"series is pipes-first: $(cat "$tmp/NOT_YET") follow once the core is" \
-		"agreed on." | fold -s -w 72 | sed 's/ *$//' >"$tmp/SCOPE"
+		"other types, $(cat "$tmp/NOT_YET"), follow once the core is agreed" \
+		"on." | fold -s -w 72 | sed 's/ *$//' >"$tmp/SCOPE"
 	echo "- Other special files: $(cat "$tmp/NOT_YET") are not converted in" \
-		"this version (pipes first); their reads behave as today on every" \
+		"this version; their reads behave as today on every" \
 		"ring." | fold -s -w 69 | sed 's/ *$//; 2,$s/^/  /' >"$tmp/NOT_YET_ITEM"
 else
 	echo "File types converted: $(cat "$tmp/PROVIDERS")." >"$tmp/SCOPE"

@@ -15,7 +15,7 @@ Benchmarks io_uring reads completed inline by the writer (IORING_SETUP_INLINE_RE
 against the stock io_uring paths, a blocking read(2) thread and epoll, per file type.
 
 Selection (comma-separated lists; default: everything):
-  --types LIST        file types: pipe,eventfd
+  --types LIST        file types: pipe,eventfd,uffd (default: all)
   --kinds LIST        latency,throughput,batch
   --modes LIST        reader modes: busy,sleep
   --methods LIST      inline,poll,defer,inline-defer,iowq,blocking,epoll
@@ -130,9 +130,8 @@ where
     while let Some(arg) = p.next().map_err(e)? {
         match arg {
             Long("types") => {
-                let known: Vec<String> = o.types.clone();
                 o.types = list(&p.value().map_err(e)?.string().map_err(e)?, "type", |s| {
-                    known.iter().any(|k| k == s).then(|| s.to_string())
+                    types::by_name(s).map(|t| t.name().to_string())
                 })?;
             }
             Long("kinds") => {
@@ -221,5 +220,7 @@ mod tests {
         assert_eq!(o.types, vec!["pipe", "eventfd"]);
         let o = parse_from(["--types", "eventfd"]).unwrap();
         assert_eq!(o.types, vec!["eventfd"]);
+        let o = parse_from(["--types", "uffd,pipe"]).unwrap();
+        assert_eq!(o.types, vec!["uffd", "pipe"]);
     }
 }

@@ -192,6 +192,7 @@ mod tests {
         Eventfd
             .open(&OpenCfg {
                 nonblocking_read,
+                blocking_read: false,
                 msg_size: 64,
             })
             .unwrap()

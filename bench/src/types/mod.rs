@@ -4,10 +4,12 @@
 //! [`FileType`] (how to make a channel) and [`Channel`] (how one message is
 //! sent, and how a completed read is checked); the harness does the rest.
 //!
-//! To add a type (signalfd, userfaultfd, fuse): write `types/<name>.rs`
-//! with a `FileType` implementation and list it in [`all`]. Types whose
-//! reads answer requests (userfaultfd, fuse: the writer's system call only
-//! returns once the reader replies) implement [`Channel::reply`]; types
+//! To add a type (signalfd, fuse): write `types/<name>.rs` with a
+//! `FileType` implementation and list it in [`all`]. Types whose reads
+//! answer requests (userfaultfd, fuse: the writer's system call or memory
+//! access only returns once the reader replies) implement
+//! [`Channel::reply`], and [`Channel::abort`] when a signal cannot release
+//! a writer waiting for a reply that will not come (userfaultfd); types
 //! whose messages cannot carry a timestamp return `ts_ns: None` from
 //! [`Channel::check`] and the harness uses the time the writer recorded just
 //! before its system call (that of the oldest message the read consumed);
@@ -17,8 +19,11 @@
 
 use std::os::fd::RawFd;
 
+use crate::case::{Kind, Method, Mode};
+
 pub mod eventfd;
 pub mod pipe;
+pub mod uffd;
 
 /// How the harness wants a channel opened.
 #[derive(Clone, Debug)]
@@ -27,6 +32,11 @@ pub struct OpenCfg {
     /// readers need a blocking file (with `O_NONBLOCK` io_uring would fail
     /// reads with `-EAGAIN` instead of waiting).
     pub nonblocking_read: bool,
+    /// The reader is a thread blocked in `read(2)` (the `blocking` method).
+    /// Types whose io_uring reads need a non-blocking file (userfaultfd:
+    /// its `poll` reports only `EPOLLERR` without `O_NONBLOCK`) open a
+    /// blocking one only then.
+    pub blocking_read: bool,
     /// Payload size for types with a free-form payload.
     pub msg_size: usize,
 }
@@ -70,10 +80,18 @@ pub trait Channel: Send + Sync {
     }
 
     /// Data still queued after the run (must be 0: counts are exact): bytes
-    /// for a stream, the counter's value for a counter type.
+    /// for a stream, the counter's value for a counter type. A type whose
+    /// leftovers are not bytes nor a count (userfaultfd: faults unread or
+    /// unresolved) may return an error that says what is left instead.
     fn leftover(&self) -> Result<usize, String> {
         Ok(0)
     }
+
+    /// The harness is aborting the case (a failure or a hang): release a
+    /// writer that waits for a reply the reader will never send, if a
+    /// signal cannot (its `send` must then return `EINTR`). Called from the
+    /// harness's thread, possibly while both sides are still running.
+    fn abort(&self) {}
 }
 
 /// A file type under test.
@@ -99,13 +117,19 @@ pub trait FileType: Sync {
         None
     }
 
+    /// Why a case of this type that the harness would run makes no sense
+    /// for it, if it does not (the case is skipped with this reason).
+    fn skip(&self, _kind: Kind, _mode: Mode, _method: Method) -> Option<String> {
+        None
+    }
+
     /// Opens one channel.
     fn open(&self, cfg: &OpenCfg) -> Result<Box<dyn Channel>, String>;
 }
 
 /// Every implemented type, in report order.
 pub fn all() -> Vec<&'static dyn FileType> {
-    vec![&pipe::Pipe, &eventfd::Eventfd]
+    vec![&pipe::Pipe, &eventfd::Eventfd, &uffd::Uffd]
 }
 
 /// The implemented type called `name`.

@@ -155,6 +155,7 @@ mod tests {
         let ch = Pipe
             .open(&OpenCfg {
                 nonblocking_read: false,
+                blocking_read: false,
                 msg_size: 64,
             })
             .unwrap();
@@ -174,6 +175,7 @@ mod tests {
         let ch = Pipe
             .open(&OpenCfg {
                 nonblocking_read: true,
+                blocking_read: false,
                 msg_size: 32,
             })
             .unwrap();
