@@ -29,9 +29,10 @@
  *    messages per read, short buffers, FIFO among pending reads, every
  *    cancel selector, ring close, handler exit, the userfaultfd closed under
  *    a pending read, non-cooperative events, kernel-mode and io-wq faults,
- *    what posting sets off in the faulting task, a random-cancel fault
- *    storm) on plain and DEFER_TASKRUN rings, with and without the flag. The
- *    variants without the flag run on any kernel and must behave as stock.
+ *    write-protect and minor faults, what posting sets off in the faulting
+ *    task, a random-cancel fault storm) on plain and DEFER_TASKRUN rings,
+ *    with and without the flag. The variants without the flag run on any
+ *    kernel and must behave as stock.
  *
  * Whether a fault's message has been read is taken from the userfaultfd's
  * fdinfo: "pending" counts the faults nobody has read, "total" those not
@@ -46,11 +47,14 @@
  * kernel-mode faults and UFFD_FEATURE_EVENT_FORK).
  *
  * Tests SKIP when the kernel has no userfaultfd, and tests of the feature
- * when it does not report IORING_FEAT_INLINE_READ. Every wait is bounded, so
- * a broken kernel fails a test instead of hanging the run. Helper threads
- * never use ASSERT_*(): they record what they saw, and the test thread
- * checks it after a bounded join; a thread left blocked in a fault by a
- * failed test is released when the teardown closes the userfaultfd.
+ * when it does not report IORING_FEAT_INLINE_READ. The write-protect and
+ * minor fault tests SKIP when the kernel refuses the feature or the register
+ * mode they need (no CONFIG_HAVE_ARCH_USERFAULTFD_WP or _MINOR, no shmem).
+ * Every wait is bounded, so a broken kernel fails a test instead of hanging
+ * the run. Helper threads never use ASSERT_*(): they record what they saw,
+ * and the test thread checks it after a bounded join; a thread left blocked
+ * in a fault by a failed test is released when the teardown closes the
+ * userfaultfd.
  * Assumptions about semantics the series does not spell out are marked
  * "ASSUMES:".
  */
@@ -223,18 +227,35 @@ static int uffd_api(int uffd, __u64 features)
 	return ioctl(uffd, UFFDIO_API, &api) ? -errno : 0;
 }
 
-/* Register [@addr, @addr + @len) with @uffd for missing-page faults. */
-static int uffd_register(int uffd, void *addr, size_t len)
+/*
+ * Register [@addr, @addr + @len) with @uffd in @mode (UFFDIO_REGISTER_MODE_*).
+ * Returns 0 and sets *@ioctls to the ioctls the range allows, or a negative
+ * errno (-EINVAL: the kernel does not support @mode for the range).
+ */
+static int uffd_register_mode(int uffd, void *addr, size_t len, __u64 mode, __u64 *ioctls)
 {
 	struct uffdio_register reg;
 
 	memset(&reg, 0, sizeof(reg));
 	reg.range.start = (uintptr_t)addr;
 	reg.range.len = len;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	reg.mode = mode;
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
 		return -errno;
-	return (reg.ioctls & (1ULL << _UFFDIO_COPY)) ? 0 : -EOPNOTSUPP;
+	*ioctls = reg.ioctls;
+	return 0;
+}
+
+/* Register [@addr, @addr + @len) with @uffd for missing-page faults. */
+static int uffd_register(int uffd, void *addr, size_t len)
+{
+	__u64 ioctls = 0;
+	int ret;
+
+	ret = uffd_register_mode(uffd, addr, len, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+	if (ret)
+		return ret;
+	return (ioctls & (1ULL << _UFFDIO_COPY)) ? 0 : -EOPNOTSUPP;
 }
 
 /*
@@ -254,6 +275,53 @@ static int uffd_copy(int uffd, void *dst, const void *src, size_t len)
 		c.len = len;
 		if (!ioctl(uffd, UFFDIO_COPY, &c))
 			return c.copy == (__s64)len ? 0 : -EIO;
+		if (errno != EAGAIN)
+			return -errno;
+		iou_sleep_us(1000);
+	}
+	return -EAGAIN;
+}
+
+/*
+ * UFFDIO_WRITEPROTECT [@addr, @addr + @len): @mode UFFDIO_WRITEPROTECT_MODE_WP
+ * protects it; 0 removes the protection and wakes the threads blocked in
+ * write-protect faults there. Returns 0 or a negative errno. Retries -EAGAIN.
+ */
+static int uffd_writeprotect(int uffd, void *addr, size_t len, __u64 mode)
+{
+	struct uffdio_writeprotect wp;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		memset(&wp, 0, sizeof(wp));
+		wp.range.start = (uintptr_t)addr;
+		wp.range.len = len;
+		wp.mode = mode;
+		if (!ioctl(uffd, UFFDIO_WRITEPROTECT, &wp))
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+		iou_sleep_us(1000);
+	}
+	return -EAGAIN;
+}
+
+/*
+ * UFFDIO_CONTINUE [@addr, @addr + @len): map the pages already in the page
+ * cache, waking the threads blocked in minor faults there. Returns 0 or a
+ * negative errno. Retries -EAGAIN.
+ */
+static int uffd_continue(int uffd, void *addr, size_t len)
+{
+	struct uffdio_continue c;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		memset(&c, 0, sizeof(c));
+		c.range.start = (uintptr_t)addr;
+		c.range.len = len;
+		if (!ioctl(uffd, UFFDIO_CONTINUE, &c))
+			return c.mapped == (__s64)len ? 0 : -EIO;
 		if (errno != EAGAIN)
 			return -errno;
 		iou_sleep_us(1000);
@@ -371,7 +439,9 @@ static char *uffd_area(struct __test_metadata *_metadata, int uffd, size_t len)
 /*
  * Faulting threads. Each reads pages @first .. @first + @nr - 1 of the area
  * in turn (a read fault on the first byte, which blocks until the page is
- * resolved), and checks that every page holds its pattern, or zeros.
+ * resolved), and checks that every page holds its pattern, or zeros. A
+ * writing thread first stores each page's pattern (a write fault on the
+ * first byte), then checks it the same way.
  */
 struct faulter {
 	pthread_t th;
@@ -381,6 +451,7 @@ struct faulter {
 	unsigned int first;
 	unsigned int nr;
 	bool want_zero;
+	bool write;		/* store the pattern first */
 	pid_t tid;		/* set before the first fault */
 	unsigned int done;	/* pages read */
 	int bad;		/* -1, or the first page with the wrong contents */
@@ -397,6 +468,11 @@ static void *faulter_fn(void *arg)
 	for (i = 0; i < f->nr; i++) {
 		idx = f->first + i;
 		p = (unsigned char *)f->area + (size_t)idx * f->page;
+		if (f->write) {
+			/* A real store: the first one faults. */
+			for (off = 0; off < f->page; off++)
+				__atomic_store_n(&p[off], pat(idx, off), __ATOMIC_RELAXED);
+		}
 		for (off = 0; off < f->page; off++) {
 			/* A real load: the first one faults. */
 			want = f->want_zero ? 0 : pat(idx, off);
@@ -411,8 +487,9 @@ static void *faulter_fn(void *arg)
 	return NULL;
 }
 
-static void start_faulter(struct __test_metadata *_metadata, struct faulter *f, char *area,
-			  size_t page, unsigned int first, unsigned int nr, bool want_zero)
+static void start_thread(struct __test_metadata *_metadata, struct faulter *f, char *area,
+			 size_t page, unsigned int first, unsigned int nr, bool want_zero,
+			 bool write)
 {
 	__s64 deadline;
 	int ret;
@@ -423,7 +500,8 @@ static void start_faulter(struct __test_metadata *_metadata, struct faulter *f, 
 	f->page = page;
 	f->first = first;
 	f->nr = nr;
-	f->want_zero = want_zero;
+	f->want_zero = want_zero && !write;
+	f->write = write;
 	f->bad = -1;
 	ret = pthread_create(&f->th, NULL, faulter_fn, f);
 	ASSERT_EQ(0, ret) TH_LOG("pthread_create: %s", strerror(ret));
@@ -433,6 +511,20 @@ static void start_faulter(struct __test_metadata *_metadata, struct faulter *f, 
 		ASSERT_LT(iou_now_ns(), deadline) TH_LOG("the faulting thread did not start");
 		sched_yield();
 	}
+}
+
+/* A thread reading pages @first .. @first + @nr - 1 of @area. */
+static void start_faulter(struct __test_metadata *_metadata, struct faulter *f, char *area,
+			  size_t page, unsigned int first, unsigned int nr, bool want_zero)
+{
+	start_thread(_metadata, f, area, page, first, nr, want_zero, false);
+}
+
+/* A thread writing page @idx of @area (its pattern), then reading it back. */
+static void start_writer(struct __test_metadata *_metadata, struct faulter *f, char *area,
+			 size_t page, unsigned int idx)
+{
+	start_thread(_metadata, f, area, page, idx, 1, false, true);
 }
 
 static unsigned int faulter_done(struct faulter *f)
@@ -905,6 +997,8 @@ FIXTURE(uf) {
 	/* A second ring and a pipe, for writes from registered memory. */
 	struct iou_ring ring2;
 	int pfd[2];
+	/* Minor faults: the first mapping of the memfd (one page, not registered). */
+	char *shm;
 };
 
 FIXTURE_VARIANT(uf) {
@@ -948,6 +1042,7 @@ FIXTURE_SETUP(uf)
 	self->target = MAP_FAILED;
 	self->buf = MAP_FAILED;
 	self->src = MAP_FAILED;
+	self->shm = MAP_FAILED;
 	self->flags = variant->setup_flags |
 		      (variant->inline_read ? IORING_SETUP_INLINE_READ : 0);
 
@@ -1009,6 +1104,8 @@ FIXTURE_TEARDOWN(uf)
 		munmap(self->buf, self->page);
 	if (self->src != MAP_FAILED)
 		munmap(self->src, self->page);
+	if (self->shm != MAP_FAILED)
+		munmap(self->shm, self->page);
 	for (i = 0; i < 2; i++)
 		if (self->pfd[i] >= 0)
 			close(self->pfd[i]);
@@ -2001,6 +2098,221 @@ TEST_F(uf, kernel_mode_fault)
 TEST_F(uf, io_worker_fault_takes_stock_path)
 {
 	write_fault(_metadata, self, variant, true);
+}
+
+/*
+ * Write-protect and minor faults take the same path as missing ones: with
+ * the flag the faulting task, before it sleeps, delivers the message to the
+ * pending read (stock, the submitter's task work reads it), and the fault is
+ * then resolved as after read(2). Each test uses a userfaultfd of its own
+ * (uffd2: UFFDIO_API cannot add features to the fixture's one), which it
+ * closes itself; after a failure the teardown closes it, which releases a
+ * thread still blocked in the fault.
+ */
+
+/* @p holds a page fault's message for the page at @page_addr, by @tid, with @flags. */
+static void check_pf_msg(struct __test_metadata *_metadata, const char *p,
+			 const char *page_addr, size_t page, pid_t tid, __u64 flags)
+{
+	const __u64 known = UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP |
+			    UFFD_PAGEFAULT_FLAG_MINOR;
+	struct uffd_msg m = get_msg(p);
+
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, m.event) TH_LOG("event %#x", m.event);
+	ASSERT_EQ((unsigned long long)(uintptr_t)page_addr,
+		  (unsigned long long)(m.arg.pagefault.address & ~(__u64)(page - 1)))
+		TH_LOG("fault address %#llx", (unsigned long long)m.arg.pagefault.address);
+	ASSERT_EQ((unsigned long long)flags,
+		  (unsigned long long)(m.arg.pagefault.flags & known))
+		TH_LOG("fault flags %#llx", (unsigned long long)m.arg.pagefault.flags);
+	ASSERT_EQ((unsigned int)tid, (unsigned int)m.arg.pagefault.feat.ptid);
+}
+
+/* Submit a 32-byte read of uffd2 into slot 0; it stays pending (armed inline, with the flag). */
+static void arm_uffd2_read(struct __test_metadata *_metadata, struct _test_data_uf *self,
+			   const FIXTURE_VARIANT(uf) *variant, struct inl_counters *c0)
+{
+	struct inl_counters c1;
+
+	check_faults(_metadata, self->uffd2, 0, 0);
+	counters(_metadata, self, variant, c0);
+	queue_read(_metadata, self, self->uffd2, 0, MSG, UD_READ);
+	submit_n(_metadata, &self->ring, 1);
+	assert_no_cqe(_metadata, &self->ring);
+	check_fill(_metadata, self->buf, self->page);
+	counters(_metadata, self, variant, &c1);
+	if (variant->inline_read)
+		ASSERT_EQ((unsigned long long)c0->armed + 1, (unsigned long long)c1.armed)
+			TH_LOG("the read did not arm inline");
+}
+
+/*
+ * The pending read completes with the message of f[0]'s fault on
+ * @fault_page, carrying @flags; the thread stays blocked (the fault was
+ * read, not resolved).
+ */
+static void reap_uffd2_fault(struct __test_metadata *_metadata, struct _test_data_uf *self,
+			     char *fault_page, __u64 flags)
+{
+	struct io_uring_cqe cqe;
+
+	reap_cqe(_metadata, &self->ring, &cqe);
+	ASSERT_EQ(UD_READ, cqe.user_data);
+	ASSERT_EQ(MSG, cqe.res) TH_LOG("read res %d", cqe.res);
+	check_pf_msg(_metadata, slot_buf(self, 0), fault_page, self->page,
+		     __atomic_load_n(&self->f[0].tid, __ATOMIC_ACQUIRE), flags);
+	check_fill(_metadata, slot_buf(self, 0) + MSG, self->page - MSG);
+	check_faults(_metadata, self->uffd2, 0, 1);
+	ASSERT_EQ(0U, faulter_done(&self->f[0])) TH_LOG("the fault ended unresolved");
+}
+
+/*
+ * Once the fault is resolved and f[0] joined: nothing else pending, and with
+ * the flag exactly one read completed inline (none handed back). Closes uffd2.
+ */
+static void finish_uffd2(struct __test_metadata *_metadata, struct _test_data_uf *self,
+			 const FIXTURE_VARIANT(uf) *variant, const struct inl_counters *c0)
+{
+	struct inl_counters c1;
+
+	check_faults(_metadata, self->uffd2, 0, 0);
+	assert_no_cqe(_metadata, &self->ring);
+	wait_pinned(_metadata, self->ring.fd, variant->inline_read, c0->pinned);
+	counters(_metadata, self, variant, &c1);
+	if (variant->inline_read) {
+		ASSERT_EQ((unsigned long long)c0->completed + 1, (unsigned long long)c1.completed)
+			TH_LOG("InlineReadCompleted: %llu, before %llu",
+			       (unsigned long long)c1.completed,
+			       (unsigned long long)c0->completed);
+		ASSERT_EQ((unsigned long long)c0->fallback, (unsigned long long)c1.fallback);
+		check_balance(_metadata, c0, &c1);
+	}
+	ASSERT_EQ(0, close(self->uffd2));
+	self->uffd2 = -1;
+}
+
+/*
+ * Write-protect faults: a private anonymous area, populated, registered for
+ * write-protect faults (UFFD_FEATURE_PAGEFAULT_FLAG_WP) and protected with
+ * UFFDIO_WRITEPROTECT. A thread writing page 1 blocks; the pending read gets
+ * its message (UFFD_PAGEFAULT_FLAG_WP and _WRITE); removing the protection
+ * (UFFDIO_WRITEPROTECT without _MODE_WP, which wakes the writer) resolves
+ * the fault: the write goes through and is seen; the other pages keep their
+ * contents.
+ */
+#define WP_PAGES	4
+TEST_F(uf, wp_fault_inline)
+{
+	const unsigned int idx = 1;
+	size_t pg = self->page, off;
+	struct inl_counters c0;
+	__u64 ioctls = 0;
+	char *page;
+	int ret;
+
+	ret = uffd_new(O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, ret) TH_LOG("userfaultfd: %s", strerror(-ret));
+	self->uffd2 = ret;
+	ret = uffd_api(self->uffd2, UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID);
+	if (ret == -EINVAL)
+		SKIP(return, "UFFD_FEATURE_PAGEFAULT_FLAG_WP refused: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_API: %s", strerror(-ret));
+
+	self->area2_len = WP_PAGES * pg;
+	self->area2 = mmap(NULL, self->area2_len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->area2);
+	/* One fault per small page; fails harmlessly without THP. */
+	madvise(self->area2, self->area2_len, MADV_NOHUGEPAGE);
+	page = self->area2 + idx * pg;
+	/* Populated first: the write is a write-protect fault, not a missing one. */
+	memset(self->area2, FILL, self->area2_len);
+	ret = uffd_register_mode(self->uffd2, self->area2, self->area2_len,
+				 UFFDIO_REGISTER_MODE_WP, &ioctls);
+	if (ret == -EINVAL)
+		SKIP(return, "UFFDIO_REGISTER_MODE_WP refused: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_REGISTER: %s", strerror(-ret));
+	ASSERT_NE(0ULL, (unsigned long long)(ioctls & (1ULL << _UFFDIO_WRITEPROTECT)))
+		TH_LOG("UFFDIO_WRITEPROTECT not allowed on the range (ioctls %#llx)",
+		       (unsigned long long)ioctls);
+	ret = uffd_writeprotect(self->uffd2, self->area2, self->area2_len,
+				UFFDIO_WRITEPROTECT_MODE_WP);
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_WRITEPROTECT: %s", strerror(-ret));
+
+	arm_uffd2_read(_metadata, self, variant, &c0);
+	start_writer(_metadata, &self->f[0], self->area2, pg, idx);
+	reap_uffd2_fault(_metadata, self, page,
+			 UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_WRITE);
+	/* The protection is still there: nothing was written. */
+	check_fill(_metadata, self->area2, self->area2_len);
+
+	/* Unprotect the page; without _MODE_DONTWAKE that wakes the writer. */
+	ret = uffd_writeprotect(self->uffd2, page, pg, 0);
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_WRITEPROTECT (unprotect): %s", strerror(-ret));
+	join_faulter(_metadata, &self->f[0], COMPLETE_MS);
+	for (off = 0; off < pg; off++)
+		ASSERT_EQ((char)pat(idx, off), page[off]) TH_LOG("byte %zu not written", off);
+	check_fill(_metadata, self->area2, idx * pg);
+	check_fill(_metadata, page + pg, self->area2_len - (idx + 1) * pg);
+
+	finish_uffd2(_metadata, self, variant, &c0);
+}
+
+/*
+ * Minor faults on shmem: a one-page memfd, its page cache filled through a
+ * first mapping, mapped a second time and that mapping registered for minor
+ * faults (UFFD_FEATURE_MINOR_SHMEM). A thread reading the second mapping
+ * blocks (the page is cached but not mapped there); the pending read gets
+ * its message (UFFD_PAGEFAULT_FLAG_MINOR only); UFFDIO_CONTINUE maps the
+ * cached page and wakes the thread, which sees the pattern.
+ */
+TEST_F(uf, minor_fault_inline)
+{
+	size_t pg = self->page;
+	struct inl_counters c0;
+	__u64 ioctls = 0;
+	int fd, ret;
+
+	fd = memfd_create("uffd_minor", MFD_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("memfd_create: %s", strerror(errno));
+	self->pfd[0] = fd;	/* closed by the teardown */
+	ASSERT_EQ(0, ftruncate(fd, pg)) TH_LOG("ftruncate: %s", strerror(errno));
+	self->shm = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, self->shm) TH_LOG("mmap memfd: %s", strerror(errno));
+	/* Page 0's pattern (the second mapping is a one-page area). */
+	fill_page(self->shm, 0, pg);
+
+	ret = uffd_new(O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, ret) TH_LOG("userfaultfd: %s", strerror(-ret));
+	self->uffd2 = ret;
+	ret = uffd_api(self->uffd2, UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_THREAD_ID);
+	if (ret == -EINVAL)
+		SKIP(return, "UFFD_FEATURE_MINOR_SHMEM refused: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_API: %s", strerror(-ret));
+
+	self->area2_len = pg;
+	self->area2 = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, self->area2) TH_LOG("mmap memfd: %s", strerror(errno));
+	ret = uffd_register_mode(self->uffd2, self->area2, pg, UFFDIO_REGISTER_MODE_MINOR,
+				 &ioctls);
+	if (ret == -EINVAL)
+		SKIP(return, "UFFDIO_REGISTER_MODE_MINOR refused: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_REGISTER: %s", strerror(-ret));
+	ASSERT_NE(0ULL, (unsigned long long)(ioctls & (1ULL << _UFFDIO_CONTINUE)))
+		TH_LOG("UFFDIO_CONTINUE not allowed on the range (ioctls %#llx)",
+		       (unsigned long long)ioctls);
+
+	arm_uffd2_read(_metadata, self, variant, &c0);
+	start_faulter(_metadata, &self->f[0], self->area2, pg, 0, 1, false);
+	reap_uffd2_fault(_metadata, self, self->area2, UFFD_PAGEFAULT_FLAG_MINOR);
+
+	ret = uffd_continue(self->uffd2, self->area2, pg);
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_CONTINUE: %s", strerror(-ret));
+	/* The thread checks that it read the pattern. */
+	join_faulter(_metadata, &self->f[0], COMPLETE_MS);
+	check_bytes(_metadata, self->area2, self->shm, pg);
+
+	finish_uffd2(_metadata, self, variant, &c0);
 }
 
 /*
