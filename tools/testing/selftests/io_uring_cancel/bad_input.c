@@ -175,7 +175,8 @@ static void check_never_armed(struct __test_metadata *_metadata, struct _test_da
 	ASSERT_EQ(0ULL, (unsigned long long)c.pinned) TH_LOG("%s: InlineReadPinned moved", what);
 	ASSERT_EQ(0ULL, (unsigned long long)c.completed)
 		TH_LOG("%s: InlineReadCompleted moved", what);
-	ASSERT_EQ(0ULL, (unsigned long long)c.fallback) TH_LOG("%s: InlineReadFallback moved", what);
+	ASSERT_EQ(0ULL, (unsigned long long)c.fallback)
+		TH_LOG("%s: InlineReadFallback moved", what);
 	ASSERT_EQ(0ULL, (unsigned long long)c.cancelled)
 		TH_LOG("%s: InlineReadCancelled moved", what);
 }
