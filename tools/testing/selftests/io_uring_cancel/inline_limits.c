@@ -34,6 +34,7 @@
  *    cancels by every selector, ring close and re-creation, threads that
  *    submit and exit; then exact accounting of every byte and count, and no
  *    pinned page left. The stock variant runs on any kernel.
+ *    A shared userfaultfd too: every fault's message arrives exactly once.
  *
  * The stress run is seeded and bounded: $IOU_SEED (logged), $IOU_STRESS_MS
  * (default 4000, at most 100000) and $IOU_STRESS_ITERS (default 1000000)
@@ -65,8 +66,10 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
 #include "inline_test.h"
