@@ -40,6 +40,8 @@ if [ "$mode" = check ]; then
 		i=$((i + 1))
 		# The sender's Signed-off-by is added by `make rfc`.
 		rfc_checkpatch "$p" --ignore MISSING_SIGN_OFF
+		mkdir -p "$tmp/cp"
+		echo "$CP_OUT" >"$tmp/cp/$i"
 		rfc_rustfmt "$c" >"$tmp/rustfmt.log"
 		line=$(printf '[%d/%d] checkpatch %d errors, %d warnings, %d checks; rustfmt %s  %s' \
 			"$i" "$n" "$CP_E" "$CP_W" "$CP_C" \
@@ -55,8 +57,15 @@ if [ "$mode" = check ]; then
 			cat "$tmp/rustfmt.log"
 		fi
 	done
-	echo "rfc --check: $n patches, $errors checkpatch errors, $badfmt Rust files to format"
-	[ "$errors" = 0 ] && [ "$badfmt" = 0 ]
+	# Warnings and checks too: each must be fixed or explained, as for `make rfc`.
+	python3 "$TOP/scripts/checkpatch-notes.py" "$tmp/cp" "$n" "$TOP/rfc/checkpatch-notes" \
+		>"$tmp/CHECKPATCH" 2>"$tmp/unexplained"
+	unexplained=$(cat "$tmp/unexplained")
+	if [ "${unexplained:-0}" != 0 ]; then
+		grep -B4 'not explained yet' "$tmp/CHECKPATCH" || true
+	fi
+	echo "rfc --check: $n patches, $errors checkpatch errors, ${unexplained:-0} unexplained findings, $badfmt Rust files to format"
+	[ "$errors" = 0 ] && [ "${unexplained:-0}" = 0 ] && [ "$badfmt" = 0 ]
 	exit
 fi
 
@@ -192,53 +201,8 @@ fi
 git -C "$SRC" log -1 --format=%s base >"$tmp/BASE"
 
 # checkpatch findings left, each with its explanation from rfc/checkpatch-notes.
-python3 - "$tmp/cp" "$n" "$TOP/rfc/checkpatch-notes" >"$tmp/CHECKPATCH" 2>"$tmp/unexplained" <<'PY'
-import fnmatch, os, re, sys, textwrap
-d, n, notes_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-notes = []  # (type, path glob, explanation)
-if os.path.exists(notes_path):
-    for line in open(notes_path):
-        if line.strip() and not line.startswith('#'):
-            t, g, text = line.split(None, 2)
-            notes.append((t, g, text.strip()))
-groups = {}  # (patch, level, type, file) -> [count, message]
-order = []
-for i in range(1, n + 1):
-    lines = open(os.path.join(d, str(i))).read().split('\n')
-    for k, line in enumerate(lines):
-        m = re.match(r'^(ERROR|WARNING|CHECK):([A-Z0-9_]+): (.*)$', line)
-        if not m:
-            continue
-        path = ''
-        for nxt in lines[k + 1:k + 3]:
-            f = re.match(r'^#\d+: FILE: ([^:]+):', nxt)
-            if f:
-                path = f.group(1)
-                break
-        key = (i, m.group(1), m.group(2), path)
-        if key not in groups:
-            groups[key] = [0, m.group(3)]
-            order.append(key)
-        groups[key][0] += 1
-if not order:
-    print('checkpatch.pl --strict reports nothing on this series.')
-    sys.exit(0)
-print('checkpatch.pl --strict leaves these, on purpose:')
-unexplained = 0
-for key in order:
-    i, level, typ, path = key
-    count, msg = groups[key]
-    where = ', '.join(x for x in [f'{count}x' if count > 1 else '', path] if x)
-    print()
-    print(textwrap.fill(f'[PATCH {i}/{n}] {level}:{typ}' + (f' ({where})' if where else '') +
-                        f': {msg}', width=72, initial_indent='  ', subsequent_indent='    '))
-    note = next((t for ty, g, t in notes if ty == typ and fnmatch.fnmatch(path or '-', g)), None)
-    if note is None:
-        unexplained += 1
-        note = '(not explained yet)'
-    print(textwrap.fill(note, width=72, initial_indent='    ', subsequent_indent='    '))
-print(unexplained, file=sys.stderr)
-PY
+python3 "$TOP/scripts/checkpatch-notes.py" "$tmp/cp" "$n" "$TOP/rfc/checkpatch-notes" \
+	>"$tmp/CHECKPATCH" 2>"$tmp/unexplained"
 unexplained=$(cat "$tmp/unexplained" 2>/dev/null || echo 0)
 unexplained=${unexplained:-0}
 
