@@ -1382,12 +1382,38 @@ TEST(fork_child_exit_cancels)
  * slots of closed rings + bytes left, and the same per byte value; per
  * eventfd: sum of increments == sum of values read (CQEs and slots) + the
  * final counter. Live rings show InlineReadPinned 0 and balanced counters.
+ *
+ * A userfaultfd (O_NONBLOCK) is the last file, when the kernel lets us open
+ * one. ST_FAULTERS threads each read the pages of their part of a region
+ * registered for missing faults in turn (a load of the first byte blocks
+ * until the page is resolved), spread over the run and then as fast as they
+ * are resolved; each checks that every page holds its pattern. Its reads
+ * take 32 to 128 bytes (READV split anywhere, so a message may straddle the
+ * gap); whoever reaps one resolves every fault in it with UFFDIO_COPY of the
+ * page's pattern. A read that consumed nothing (-ECANCELED, or -EINTR: see
+ * st_cqe()) wrote nothing. Each ring registers the write end of a pipe as a
+ * fixed file, so the pipe hangs up once the ring is freed: the reads it had
+ * pending when it was closed are examined then, and the faults whose
+ * messages they hold resolved, so that their faulters go on. After the run,
+ * with every ring gone, the faults left are read with read(2) and resolved
+ * until the faulters finish. Per page: faulted once, its message received
+ * exactly once (in a CQE, in a closed ring's slot, or by read(2)), from its
+ * faulter while it was blocked on that page, then resolved; every page holds
+ * its pattern, and the userfaultfd has nothing left.
  */
 #define ST_RINGS		3
 #define ST_SLOTS		16
 #define ST_PIPES		4
 #define ST_EFDS			2
-#define ST_FILES		(ST_PIPES + ST_EFDS)
+/* The files the writers write: pipes, then eventfds. */
+#define ST_WFILES		(ST_PIPES + ST_EFDS)
+/* Then the userfaultfd. */
+#define ST_UFFD			ST_WFILES
+#define ST_FILES		(ST_WFILES + 1)
+#define ST_MSG			((int)sizeof(struct uffd_msg))
+#define ST_MAX_MSGS		4
+#define ST_FAULTERS		2
+#define ST_UFFD_BYTES		(8 * MIB)
 #define ST_STRIDE		1280
 #define ST_HEAD			64
 #define ST_GAP			32
@@ -1419,6 +1445,8 @@ struct st_read {
 struct st_gen {
 	char *mem;		/* ST_SLOTS * ST_STRIDE bytes, registered as buffer 0 */
 	struct st_read lost[ST_SLOTS];	/* reads pending when the ring was closed */
+	int dead_fd;		/* with a userfaultfd: hangs up once the ring is freed */
+	unsigned int uffd_lost;	/* lost userfaultfd reads not examined yet */
 };
 
 struct st_ring {
@@ -1436,6 +1464,7 @@ struct st_file {
 	int wfd;
 	bool efd;
 	bool sem;
+	bool uffd;
 };
 
 struct st_stress;
@@ -1451,6 +1480,20 @@ struct st_writer {
 	int err;
 };
 
+/* A thread that reads pages first .. first + nr - 1 of the userfaultfd's region in turn. */
+struct st_faulter {
+	pthread_t thread;
+	bool started;
+	struct st_stress *st;
+	unsigned int seed;
+	unsigned int first;
+	unsigned int nr;
+	pid_t tid;		/* set before its first fault */
+	unsigned int cur;	/* the page it touches (blocked on it until resolved) */
+	unsigned int done;	/* pages read */
+	int bad;		/* -1, or the first page without its pattern */
+};
+
 struct st_stress {
 	bool inline_read;
 	unsigned int seed;
@@ -1461,6 +1504,21 @@ struct st_stress {
 	struct st_writer w[ST_WRITERS];
 	bool stop;
 	__u64 seq;
+	int nr_files;			/* ST_FILES, or ST_WFILES without a userfaultfd */
+	unsigned long ms;		/* the bounds of the run */
+	unsigned long max_iters;
+	__s64 start_ns;
+	/* the userfaultfd */
+	int uffd;			/* -1: none */
+	char *area;			/* its registered region */
+	size_t page;
+	unsigned int pages;
+	unsigned int per;		/* pages per faulter */
+	char *src;			/* one page, for UFFDIO_COPY */
+	unsigned char *seen;		/* messages received, per page */
+	struct st_faulter fl[ST_FAULTERS];
+	uint64_t msgs_cqe, msgs_lost, msgs_drained;	/* where the messages were received */
+	uint64_t uffd_reads, max_msgs, eintr;
 	/* what the reads got */
 	uint64_t got[ST_FILES];		/* in CQEs */
 	uint64_t lost_got[ST_FILES];	/* in the slots of closed rings */
@@ -1483,7 +1541,7 @@ struct st_thread_arg {
 
 /* What a read left in its slot. */
 struct st_found {
-	size_t bytes;		/* pipe: bytes of data at the start of its iovecs */
+	size_t bytes;		/* pipe, uffd: bytes of data at the start of its iovecs */
 	__u64 value;		/* eventfd: the 8-byte value at the start of its iovecs */
 	long guard;		/* offset in the slot of a byte written outside the iovecs, or -1 */
 	long stray;		/* offset in the iovecs of a byte written after the data, or -1 */
@@ -1496,10 +1554,12 @@ static char *st_slot(struct st_stress *st, int gen, int slot)
 }
 
 /*
- * Data is bytes 1..255 (pipe) or a nonzero 8-byte value (eventfd) at the
- * start of the read's iovecs; every other byte of the slot must still be 0.
+ * Data is bytes 1..255 (pipe), a nonzero 8-byte value (eventfd) or whole
+ * messages, each with a nonzero event (userfaultfd), at the start of the
+ * read's iovecs; every other byte of the slot must still be 0.
  */
-static void st_examine(const char *slot, const struct st_read *rd, bool efd, struct st_found *f)
+static void st_examine(const char *slot, const struct st_read *rd, const struct st_file *file,
+		       struct st_found *f)
 {
 	char copy[ST_STRIDE];
 	size_t n = 0, i, start;
@@ -1520,10 +1580,14 @@ static void st_examine(const char *slot, const struct st_read *rd, bool efd, str
 	f->guard = fill_diff(copy, ST_STRIDE, 0);
 	f->bytes = 0;
 	f->value = 0;
-	if (efd) {
+	if (file->efd) {
 		memcpy(&f->value, f->data, sizeof(f->value));
 		f->bytes = f->value ? sizeof(f->value) : 0;
 		start = sizeof(f->value);
+	} else if (file->uffd) {
+		while (f->bytes + ST_MSG <= n && f->data[f->bytes])
+			f->bytes += ST_MSG;
+		start = f->bytes;
 	} else {
 		while (f->bytes < n && f->data[f->bytes])
 			f->bytes++;
@@ -1559,7 +1623,7 @@ static void *st_writer_fn(void *arg)
 
 	while (!__atomic_load_n(&st->stop, __ATOMIC_RELAXED)) {
 		r = rand_r(&w->seed);
-		f = r % ST_FILES;
+		f = r % ST_WFILES;
 		if (!st->file[f].efd) {
 			len = 1 + (r >> 8) % ST_MAX_REC;
 			for (i = 0; i < len; i++)
@@ -1613,6 +1677,205 @@ static int st_stop_writers(struct st_stress *st)
 	return ret;
 }
 
+static const char *st_file_name(const struct st_file *f)
+{
+	if (f->uffd)
+		return "userfaultfd";
+	if (f->efd)
+		return f->sem ? "eventfd(sem)" : "eventfd";
+	return "pipe";
+}
+
+/* The userfaultfd. */
+
+/* A new userfaultfd (UFFDIO_API not done yet), or a negative errno. */
+static int uffd_new(int flags)
+{
+	long fd = syscall(__NR_userfaultfd, flags);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int uffd_api(int uffd, __u64 features)
+{
+	struct uffdio_api api;
+
+	memset(&api, 0, sizeof(api));
+	api.api = UFFD_API;
+	api.features = features;
+	return ioctl(uffd, UFFDIO_API, &api) ? -errno : 0;
+}
+
+/* Register [@addr, @addr + @len) with @uffd for missing-page faults. */
+static int uffd_register(int uffd, void *addr, size_t len)
+{
+	struct uffdio_register reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)addr;
+	reg.range.len = len;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	return (reg.ioctls & (1ULL << _UFFDIO_COPY)) ? 0 : -EOPNOTSUPP;
+}
+
+/*
+ * Resolve the missing page at @dst with a copy of @src, waking the thread
+ * faulting on it. Returns 0 or a negative errno (-EEXIST: already resolved).
+ * Retries -EAGAIN (the mm is changing).
+ */
+static int uffd_copy(int uffd, void *dst, const void *src, size_t len)
+{
+	struct uffdio_copy c;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		memset(&c, 0, sizeof(c));
+		c.dst = (uintptr_t)dst;
+		c.src = (uintptr_t)src;
+		c.len = len;
+		if (!ioctl(uffd, UFFDIO_COPY, &c))
+			return c.copy == (__s64)len ? 0 : -EIO;
+		if (errno != EAGAIN)
+			return -errno;
+		iou_sleep_us(1000);
+	}
+	return -EAGAIN;
+}
+
+/* The pattern page @idx of the region is resolved with. */
+static int st_page_seed(unsigned int idx)
+{
+	return (int)(idx * 7 + 1);
+}
+
+static char *st_page(struct st_stress *st, unsigned int idx)
+{
+	return st->area + (size_t)idx * st->page;
+}
+
+/* Whether the run is @i / @nr done (in time or iterations), or stopped. */
+static bool st_run_share(struct st_stress *st, unsigned int i, unsigned int nr)
+{
+	double share = (double)i / nr;
+
+	return __atomic_load_n(&st->stop, __ATOMIC_RELAXED) ||
+	       iou_now_ns() - st->start_ns >= share * st->ms * 1e6 ||
+	       __atomic_load_n(&st->iters, __ATOMIC_RELAXED) >= share * st->max_iters;
+}
+
+/*
+ * Read the pages in turn: the first load of each faults and blocks until the
+ * page is resolved. Spread over the run (page i waits for i / nr of it);
+ * once the run stops, as fast as the faults are resolved.
+ */
+static void *st_faulter_fn(void *arg)
+{
+	struct st_faulter *fl = arg;
+	struct st_stress *st = fl->st;
+	unsigned int i, idx, r;
+	size_t off;
+	char *p;
+
+	__atomic_store_n(&fl->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	for (i = 0; i < fl->nr; i++) {
+		idx = fl->first + i;
+		while (!st_run_share(st, i, fl->nr))
+			iou_sleep_us(500);
+		r = rand_r(&fl->seed);
+		if (!(r & 7) && !__atomic_load_n(&st->stop, __ATOMIC_RELAXED))
+			iou_sleep_us((r >> 3) % 200);
+		__atomic_store_n(&fl->cur, idx, __ATOMIC_RELEASE);
+		p = st_page(st, idx);
+		for (off = 0; off < st->page; off++) {
+			/* A real load: the first one faults. */
+			if (__atomic_load_n(&p[off], __ATOMIC_RELAXED) !=
+			    pattern_byte(off, st_page_seed(idx))) {
+				if (fl->bad < 0)
+					fl->bad = idx;
+				break;
+			}
+		}
+		__atomic_store_n(&fl->done, i + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static bool st_faulters_done(struct st_stress *st)
+{
+	int i;
+
+	for (i = 0; i < ST_FAULTERS; i++)
+		if (st->fl[i].started &&
+		    __atomic_load_n(&st->fl[i].done, __ATOMIC_ACQUIRE) < st->fl[i].nr)
+			return false;
+	return true;
+}
+
+/* Join the faulters, waiting up to @ms each. Returns 0 or -ETIME. */
+static int st_join_faulters(struct st_stress *st, unsigned int ms)
+{
+	struct timespec ts;
+	int i, ret = 0;
+
+	for (i = 0; i < ST_FAULTERS; i++) {
+		if (!st->fl[i].started)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ms / 1000;
+		if (pthread_timedjoin_np(st->fl[i].thread, NULL, &ts))
+			ret = -ETIME;
+		else
+			st->fl[i].started = false;
+	}
+	return ret;
+}
+
+/*
+ * @bytes of userfaultfd messages, received by a read (counted in *@count):
+ * each is a read fault of a page of the region, by the faulter of that page
+ * while it is blocked on it, and the first for that page. Resolve each.
+ */
+static void st_uffd_msgs(struct __test_metadata *_metadata, struct st_stress *st,
+			 const unsigned char *data, size_t bytes, uint64_t *count)
+{
+	struct st_faulter *fl;
+	struct uffd_msg m;
+	unsigned int idx;
+	uintptr_t addr;
+	size_t i;
+	int ret;
+
+	for (i = 0; i + ST_MSG <= bytes; i += ST_MSG) {
+		memcpy(&m, data + i, sizeof(m));
+		addr = m.arg.pagefault.address;
+		ASSERT_EQ(UFFD_EVENT_PAGEFAULT, m.event)
+			TH_LOG("message %zu: event %#x", i / ST_MSG, m.event);
+		ASSERT_TRUE(addr >= (uintptr_t)st->area && !(addr % st->page) &&
+			    addr < (uintptr_t)st_page(st, st->pages))
+			TH_LOG("message %zu: fault address %#llx, not a page of the region",
+			       i / ST_MSG, (unsigned long long)addr);
+		idx = (addr - (uintptr_t)st->area) / st->page;
+		ASSERT_EQ(0ULL, (unsigned long long)m.arg.pagefault.flags)
+			TH_LOG("page %u: fault flags %#llx, not a read fault", idx,
+			       (unsigned long long)m.arg.pagefault.flags);
+		fl = &st->fl[idx / st->per];
+		ASSERT_EQ((unsigned int)__atomic_load_n(&fl->tid, __ATOMIC_ACQUIRE),
+			  (unsigned int)m.arg.pagefault.feat.ptid)
+			TH_LOG("page %u: fault by thread %u", idx, m.arg.pagefault.feat.ptid);
+		ASSERT_EQ(idx, __atomic_load_n(&fl->cur, __ATOMIC_ACQUIRE))
+			TH_LOG("a message for page %u, but its faulter is at page %u", idx,
+			       __atomic_load_n(&fl->cur, __ATOMIC_ACQUIRE));
+		ASSERT_EQ(0, st->seen[idx]) TH_LOG("page %u: a second message", idx);
+		st->seen[idx] = 1;
+		(*count)++;
+		fill_pattern(st->src, st->page, st_page_seed(idx));
+		ret = uffd_copy(st->uffd, st_page(st, idx), st->src, st->page);
+		ASSERT_EQ(0, ret) TH_LOG("UFFDIO_COPY page %u: %s", idx, strerror(-ret));
+	}
+}
+
 static void st_new_ring(struct __test_metadata *_metadata, struct st_stress *st, int ri,
 			bool defer)
 {
@@ -1620,7 +1883,7 @@ static void st_new_ring(struct __test_metadata *_metadata, struct st_stress *st,
 	unsigned int flags = 0;
 	struct st_gen *g;
 	struct iovec iov;
-	int ret;
+	int ret, fds[2];
 
 	ASSERT_GT(ST_MAX_GENS, st->nr_gens);
 	g = &st->gen[st->nr_gens];
@@ -1639,6 +1902,15 @@ static void st_new_ring(struct __test_metadata *_metadata, struct st_stress *st,
 	iov.iov_base = g->mem;
 	iov.iov_len = ST_SLOTS * ST_STRIDE;
 	ASSERT_EQ(0, iou_register_buffers(&sr->ring, &iov, 1));
+	g->dead_fd = -1;
+	if (st->uffd >= 0) {
+		/* The ring holds the only write end: the pipe hangs up when the ring is freed. */
+		ASSERT_EQ(0, pipe2(fds, O_CLOEXEC));
+		ret = iou_register_files(&sr->ring, &fds[1], 1);
+		close(fds[1]);
+		ASSERT_EQ(0, ret) TH_LOG("IORING_REGISTER_FILES: %s", strerror(-ret));
+		g->dead_fd = fds[0];
+	}
 	sr->live = true;
 	sr->defer = defer;
 	sr->gen = st->nr_gens++;
@@ -1670,6 +1942,8 @@ static void st_close_ring(struct __test_metadata *_metadata, struct st_stress *s
 			continue;
 		st->gen[sr->gen].lost[i] = sr->rd[i];
 		st->lost++;
+		if (st->file[sr->rd[i].file].uffd)
+			st->gen[sr->gen].uffd_lost++;
 	}
 	iou_exit(&sr->ring);
 	sr->live = false;
@@ -1686,10 +1960,13 @@ static void st_prepare(struct st_stress *st, int ri, int slot)
 	bool efd;
 
 	memset(base, 0, ST_STRIDE);
-	rd->file = rand_r(&st->seed) % ST_FILES;
+	rd->file = rand_r(&st->seed) % st->nr_files;
 	rd->kind = rand_r(&st->seed) % ST_KINDS;
 	efd = st->file[rd->file].efd;
-	len = efd ? 8 + 8 * (rand_r(&st->seed) & 1) : 1 + rand_r(&st->seed) % ST_MAX_READ;
+	if (st->file[rd->file].uffd)
+		len = ST_MSG * (1 + rand_r(&st->seed) % ST_MAX_MSGS);
+	else
+		len = efd ? 8 + 8 * (rand_r(&st->seed) & 1) : 1 + rand_r(&st->seed) % ST_MAX_READ;
 	if (len < 2 && rd->kind == ST_READV)
 		rd->kind = ST_READ;
 	len0 = rd->kind == ST_READV ? 1 + rand_r(&st->seed) % (len - 1) : len;
@@ -1808,7 +2085,7 @@ static void st_cancel(struct __test_metadata *_metadata, struct st_stress *st, i
 {
 	struct st_ring *sr = &st->ring[ri];
 	unsigned int how = rand_r(&st->seed) % 8;
-	int file = rand_r(&st->seed) % ST_FILES;
+	int file = rand_r(&st->seed) % st->nr_files;
 	int fd = st->file[file].rfd;
 	struct io_uring_sqe *sqe;
 	__u64 target = 0;
@@ -1862,6 +2139,7 @@ static void st_cqe(struct __test_metadata *_metadata, struct st_stress *st, int 
 	struct st_ring *sr = &st->ring[ri];
 	__u64 ud = cqe->user_data;
 	int slot = ud & 0xff, res = cqe->res;
+	const struct st_file *file;
 	struct st_found f;
 	struct st_read *rd;
 	bool efd;
@@ -1879,14 +2157,25 @@ static void st_cqe(struct __test_metadata *_metadata, struct st_stress *st, int 
 	ASSERT_EQ(rd->ud, ud) TH_LOG("CQE for %#llx, which is not pending (a second CQE?)",
 				     (unsigned long long)ud);
 	ASSERT_LT(0U, sr->pending);
-	efd = st->file[rd->file].efd;
-	st_examine(st_slot(st, sr->gen, slot), rd, efd, &f);
+	file = &st->file[rd->file];
+	efd = file->efd;
+	st_examine(st_slot(st, sr->gen, slot), rd, file, &f);
 	ASSERT_EQ(-1, f.guard) TH_LOG("read %#llx (res %d) wrote outside its buffer, slot byte %ld",
 				      (unsigned long long)ud, res, f.guard);
 	ASSERT_EQ(-1, f.stray) TH_LOG("read %#llx (res %d) wrote past its data, at byte %ld",
 				      (unsigned long long)ud, res, f.stray);
 	if (res > 0) {
-		if (efd) {
+		if (file->uffd) {
+			ASSERT_EQ(0, res % ST_MSG) TH_LOG("userfaultfd read %#llx: res %d",
+							  (unsigned long long)ud, res);
+			ASSERT_EQ((size_t)res, f.bytes)
+				TH_LOG("read %#llx: res %d, %zu bytes of messages",
+				       (unsigned long long)ud, res, f.bytes);
+			st_uffd_msgs(_metadata, st, f.data, res, &st->msgs_cqe);
+			st->uffd_reads++;
+			if ((uint64_t)(res / ST_MSG) > st->max_msgs)
+				st->max_msgs = res / ST_MSG;
+		} else if (efd) {
 			ASSERT_EQ(8, res);
 			ASSERT_LT(0ULL, f.value) TH_LOG("an eventfd read of 0");
 			if (st->file[rd->file].sem)
@@ -1900,10 +2189,20 @@ static void st_cqe(struct __test_metadata *_metadata, struct st_stress *st, int 
 			st_add_hist(st, rd->file, &f);
 		}
 		st->with_data++;
+	} else if (file->uffd && res == -EINTR) {
+		/*
+		 * Mainline: userfaultfd_ctx_read() tests signal_pending()
+		 * before O_NONBLOCK, and io_uring's task_work notification
+		 * counts, so a read issued while its submitter has task_work
+		 * queued fails with -EINTR, having taken nothing (the series
+		 * makes it wait). Tolerated on both variants, and counted.
+		 */
+		ASSERT_EQ(0U, f.bytes) TH_LOG("a userfaultfd read failed with -EINTR but wrote");
+		st->eintr++;
 	} else {
 		ASSERT_EQ(-ECANCELED, res)
 			TH_LOG("read %#llx on %s %d: %s", (unsigned long long)ud,
-			       efd ? "eventfd" : "pipe", rd->file, strerror(-res));
+			       st_file_name(file), rd->file, strerror(-res));
 		ASSERT_EQ(0U, f.bytes) TH_LOG("a cancelled read wrote its buffer");
 		st->cancelled++;
 	}
@@ -1960,12 +2259,74 @@ static void st_finish_ring(struct __test_metadata *_metadata, struct st_stress *
 	}
 }
 
-/* Set up files, rings and writers. */
+/*
+ * The userfaultfd and its region. Without userfaultfd(2) (no
+ * CONFIG_USERFAULTFD, or not allowed) the run goes on without it.
+ */
+static void st_uffd_start(struct __test_metadata *_metadata, struct st_stress *st)
+{
+	struct st_file *f = &st->file[ST_UFFD];
+	int ret;
+
+	f->rfd = -1;
+	f->wfd = -1;
+	f->uffd = true;
+	st->nr_files = ST_WFILES;
+	ret = uffd_new(O_CLOEXEC | O_NONBLOCK);
+	if (ret < 0) {
+		TH_LOG("no userfaultfd (%s): the run goes without it", strerror(-ret));
+		return;
+	}
+	st->uffd = ret;
+	f->rfd = ret;
+	f->wfd = ret;
+	st->nr_files = ST_FILES;
+	ret = uffd_api(st->uffd, UFFD_FEATURE_THREAD_ID);
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_API: %s", strerror(-ret));
+
+	st->page = page_sz();
+	st->pages = ST_UFFD_BYTES / st->page;
+	st->per = st->pages / ST_FAULTERS;
+	st->area = mmap(NULL, ST_UFFD_BYTES, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st->area);
+	/* One fault per small page; fails harmlessly without THP. */
+	madvise(st->area, ST_UFFD_BYTES, MADV_NOHUGEPAGE);
+	ret = uffd_register(st->uffd, st->area, ST_UFFD_BYTES);
+	ASSERT_EQ(0, ret) TH_LOG("UFFDIO_REGISTER: %s", strerror(-ret));
+	st->src = malloc(st->page);
+	ASSERT_NE(NULL, st->src);
+	st->seen = calloc(st->pages, 1);
+	ASSERT_NE(NULL, st->seen);
+}
+
+static void st_start_faulters(struct __test_metadata *_metadata, struct st_stress *st)
+{
+	int i;
+
+	if (st->uffd < 0)
+		return;
+	st->start_ns = iou_now_ns();
+	for (i = 0; i < ST_FAULTERS; i++) {
+		struct st_faulter *fl = &st->fl[i];
+
+		fl->st = st;
+		fl->seed = st->seed ^ (0x85ebca6bU * (i + 1));
+		fl->first = i * st->per;
+		fl->nr = st->per;
+		fl->cur = fl->first;
+		fl->bad = -1;
+		ASSERT_EQ(0, pthread_create(&fl->thread, NULL, st_faulter_fn, fl));
+		fl->started = true;
+	}
+}
+
+/* Set up files, rings, writers and faulters. */
 static void st_start(struct __test_metadata *_metadata, struct st_stress *st)
 {
 	int i, j, fds[2];
 
-	for (i = 0; i < ST_FILES; i++) {
+	for (i = 0; i < ST_WFILES; i++) {
 		struct st_file *f = &st->file[i];
 
 		if (i < ST_PIPES) {
@@ -1981,6 +2342,7 @@ static void st_start(struct __test_metadata *_metadata, struct st_stress *st)
 			f->wfd = f->rfd;
 		}
 	}
+	st_uffd_start(_metadata, st);
 	/* At least one plain and one DEFER_TASKRUN ring. */
 	for (i = 0; i < ST_RINGS; i++)
 		st_new_ring(_metadata, st, i, i == 1 || (i > 1 && (rand_r(&st->seed) & 1)));
@@ -1994,6 +2356,7 @@ static void st_start(struct __test_metadata *_metadata, struct st_stress *st)
 		ASSERT_EQ(0, pthread_create(&w->thread, NULL, st_writer_fn, w));
 		w->started = true;
 	}
+	st_start_faulters(_metadata, st);
 }
 
 /* Drain every file: what is left, without blocking. */
@@ -2004,7 +2367,8 @@ static void st_drain(struct __test_metadata *_metadata, struct st_stress *st)
 	ssize_t n, i;
 	int f;
 
-	for (f = 0; f < ST_FILES; f++) {
+	/* The userfaultfd is drained by st_uffd_finish(). */
+	for (f = 0; f < ST_WFILES; f++) {
 		int fd = st->file[f].rfd;
 
 		ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
@@ -2029,6 +2393,123 @@ static void st_drain(struct __test_metadata *_metadata, struct st_stress *st)
 	}
 }
 
+/*
+ * The userfaultfd reads pending in closed ring @g, once it is freed: resolve
+ * the faults whose messages they consumed (their faulters are blocked).
+ */
+static void st_scan_lost_uffd(struct __test_metadata *_metadata, struct st_stress *st, int g)
+{
+	struct st_found f;
+	struct st_read *rd;
+	int s;
+
+	for (s = 0; s < ST_SLOTS; s++) {
+		rd = &st->gen[g].lost[s];
+		if (!rd->ud || !st->file[rd->file].uffd)
+			continue;
+		st_examine(st_slot(st, g, s), rd, &st->file[rd->file], &f);
+		ASSERT_EQ(-1, f.guard) TH_LOG("lost read %#llx wrote outside its buffer",
+					      (unsigned long long)rd->ud);
+		ASSERT_EQ(-1, f.stray) TH_LOG("lost read %#llx wrote past its messages",
+					      (unsigned long long)rd->ud);
+		if (!f.bytes)
+			continue;
+		st->lost_with_data++;
+		st_uffd_msgs(_metadata, st, f.data, f.bytes, &st->msgs_lost);
+	}
+	st->gen[g].uffd_lost = 0;
+}
+
+/* Whether closed ring @g is freed (every request of it ended), waiting up to @ms. */
+static bool st_ring_freed(struct st_stress *st, int g, int ms)
+{
+	struct pollfd pfd = { .fd = st->gen[g].dead_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1 && (pfd.revents & POLLHUP);
+}
+
+/* Examine the lost userfaultfd reads of the closed rings freed by now. */
+static void st_poll_lost_uffd(struct __test_metadata *_metadata, struct st_stress *st)
+{
+	int g;
+
+	for (g = 0; g < st->nr_gens; g++)
+		if (st->gen[g].uffd_lost && st_ring_freed(st, g, 0))
+			st_scan_lost_uffd(_metadata, st, g);
+}
+
+/* Every ring is closed: each is freed within UNPIN_MS; examine its lost userfaultfd reads. */
+static void st_rings_freed(struct __test_metadata *_metadata, struct st_stress *st)
+{
+	__s64 deadline = iou_now_ns() + UNPIN_MS * 1000000LL;
+	int g;
+
+	if (st->uffd < 0)
+		return;
+	for (g = 0; g < st->nr_gens; g++) {
+		while (!st_ring_freed(st, g, 10)) {
+			ASSERT_GT(deadline, iou_now_ns())
+				TH_LOG("ring generation %d not freed %u ms after the last close", g,
+				       UNPIN_MS);
+		}
+		if (st->gen[g].uffd_lost)
+			st_scan_lost_uffd(_metadata, st, g);
+	}
+}
+
+/*
+ * Every ring is gone: the faults left (their messages unread) are read with
+ * read(2) and resolved until the faulters finish; then nothing is left.
+ */
+static void st_uffd_finish(struct __test_metadata *_metadata, struct st_stress *st)
+{
+	struct pollfd pfd = { .fd = st->uffd, .events = POLLIN };
+	unsigned char buf[ST_MAX_MSGS * ST_MSG];
+	__s64 deadline = iou_now_ns() + COMPLETE_MS * 1000000LL;
+	uint64_t pending = 0, total = 0;
+	struct st_faulter *fl;
+	ssize_t n;
+	int i;
+
+	if (st->uffd < 0)
+		return;
+	while (!st_faulters_done(st)) {
+		n = read(st->uffd, buf, sizeof(buf));
+		if (n > 0) {
+			ASSERT_EQ(0, n % ST_MSG) TH_LOG("read(2) of the userfaultfd: %zd", n);
+			st_uffd_msgs(_metadata, st, buf, n, &st->msgs_drained);
+			deadline = iou_now_ns() + COMPLETE_MS * 1000000LL;
+			continue;
+		}
+		ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EINTR))
+			TH_LOG("read(2) of the userfaultfd: %zd %s", n, strerror(errno));
+		ASSERT_GT(deadline, iou_now_ns()) {
+			for (i = 0; i < ST_FAULTERS; i++)
+				TH_LOG("faulter %d: at page %u, %u of %u pages read", i,
+				       st->fl[i].cur, st->fl[i].done, st->fl[i].nr);
+			TH_LOG("a faulter is blocked, with no message to read: a message was lost");
+		}
+		poll(&pfd, 1, 10);
+	}
+	ASSERT_EQ(0, st_join_faulters(st, COMPLETE_MS)) TH_LOG("a faulter did not exit");
+	for (i = 0; i < ST_FAULTERS; i++) {
+		fl = &st->fl[i];
+		ASSERT_EQ(fl->nr, fl->done);
+		ASSERT_EQ(-1, fl->bad) TH_LOG("faulter %d: page %d does not hold its pattern", i,
+					      fl->bad);
+	}
+	n = read(st->uffd, buf, sizeof(buf));
+	ASSERT_TRUE(n < 0 && errno == EAGAIN)
+		TH_LOG("the faulters are done, but the userfaultfd reads %zd (%s)", n,
+		       strerror(errno));
+	/* The userfaultfd's fdinfo: unread faults and unresolved ones. */
+	if (!iou_fdinfo_u64(st->uffd, "pending", &pending) &&
+	    !iou_fdinfo_u64(st->uffd, "total", &total)) {
+		ASSERT_EQ(0ULL, (unsigned long long)pending);
+		ASSERT_EQ(0ULL, (unsigned long long)total);
+	}
+}
+
 /* What the reads pending in closed rings consumed is in their slots. */
 static void st_scan_lost(struct __test_metadata *_metadata, struct st_stress *st)
 {
@@ -2040,10 +2521,11 @@ static void st_scan_lost(struct __test_metadata *_metadata, struct st_stress *st
 	for (g = 0; g < st->nr_gens; g++) {
 		for (s = 0; s < ST_SLOTS; s++) {
 			rd = &st->gen[g].lost[s];
-			if (!rd->ud)
+			/* Userfaultfd reads: st_scan_lost_uffd(). */
+			if (!rd->ud || st->file[rd->file].uffd)
 				continue;
 			efd = st->file[rd->file].efd;
-			st_examine(st_slot(st, g, s), rd, efd, &f);
+			st_examine(st_slot(st, g, s), rd, &st->file[rd->file], &f);
 			ASSERT_EQ(-1, f.guard) TH_LOG("lost read %#llx wrote outside its buffer",
 						      (unsigned long long)rd->ud);
 			ASSERT_EQ(-1, f.stray) TH_LOG("lost read %#llx wrote past its data",
@@ -2063,17 +2545,45 @@ static void st_scan_lost(struct __test_metadata *_metadata, struct st_stress *st
 	}
 }
 
+/*
+ * Every page of the userfaultfd's region was faulted once, its message
+ * received exactly once, and it holds its pattern (st_uffd_finish() joined
+ * the faulters, so reading the region faults no more).
+ */
+static void st_check_uffd(struct __test_metadata *_metadata, struct st_stress *st)
+{
+	uint64_t msgs = st->msgs_cqe + st->msgs_lost + st->msgs_drained;
+	unsigned int idx;
+	ssize_t off;
+
+	if (st->uffd < 0)
+		return;
+	TH_LOG("userfaultfd %d: %u pages faulted, %llu reads got -EINTR", ST_UFFD, st->pages,
+	       (unsigned long long)st->eintr);
+	TH_LOG("messages: %llu in %llu CQEs (up to %llu in one), %llu in closed rings",
+	       (unsigned long long)st->msgs_cqe, (unsigned long long)st->uffd_reads,
+	       (unsigned long long)st->max_msgs, (unsigned long long)st->msgs_lost);
+	TH_LOG("messages: %llu by read(2) after the run", (unsigned long long)st->msgs_drained);
+	for (idx = 0; idx < st->pages; idx++)
+		ASSERT_EQ(1, st->seen[idx]) TH_LOG("page %u: no message", idx);
+	ASSERT_EQ((uint64_t)st->pages, msgs);
+	for (idx = 0; idx < st->pages; idx++) {
+		off = pattern_diff(st_page(st, idx), st->page, st_page_seed(idx));
+		ASSERT_EQ(-1, off) TH_LOG("page %u: byte %zd is not its pattern", idx, off);
+	}
+}
+
 /* Every byte and every count written is accounted for exactly once. */
 static void st_check_totals(struct __test_metadata *_metadata, struct st_stress *st)
 {
 	uint64_t written, hist;
 	int f, w, b;
 
-	for (f = 0; f < ST_FILES; f++) {
+	for (f = 0; f < ST_WFILES; f++) {
 		for (written = 0, w = 0; w < ST_WRITERS; w++)
 			written += st->w[w].sum[f];
 		TH_LOG("%s %d: written %llu, read %llu, in closed rings %llu, left %llu",
-		       st->file[f].efd ? (st->file[f].sem ? "eventfd(sem)" : "eventfd") : "pipe",
+		       st_file_name(&st->file[f]),
 		       f, (unsigned long long)written, (unsigned long long)st->got[f],
 		       (unsigned long long)st->lost_got[f], (unsigned long long)st->left[f]);
 		ASSERT_EQ(written, st->got[f] + st->lost_got[f] + st->left[f])
@@ -2089,10 +2599,12 @@ static void st_check_totals(struct __test_metadata *_metadata, struct st_stress 
 				       (unsigned long long)st->hist[f][b]);
 		}
 	}
-	ASSERT_EQ(st->submitted, st->with_data + st->cancelled + st->lost)
-		TH_LOG("reads: %llu submitted, %llu with data, %llu cancelled, %llu lost in closes",
+	st_check_uffd(_metadata, st);
+	ASSERT_EQ(st->submitted, st->with_data + st->cancelled + st->eintr + st->lost)
+		TH_LOG("%llu reads: %llu with data, %llu cancelled, %llu -EINTR, %llu lost",
 		       (unsigned long long)st->submitted, (unsigned long long)st->with_data,
-		       (unsigned long long)st->cancelled, (unsigned long long)st->lost);
+		       (unsigned long long)st->cancelled, (unsigned long long)st->eintr,
+		       (unsigned long long)st->lost);
 }
 
 /*
@@ -2138,13 +2650,31 @@ FIXTURE_SETUP(stress)
 		SKIP(return, "kernel lacks IORING_FEAT_INLINE_READ");
 	self->st = calloc(1, sizeof(*self->st));
 	ASSERT_NE(NULL, self->st);
+	self->st->uffd = -1;
 }
 
 FIXTURE_TEARDOWN(stress)
 {
+	struct st_stress *st = self->st;
+	int i;
+
+	if (!st)
+		return;
 	/* After a failed assertion the writers may still run: stop them first. */
-	if (self->st)
-		st_stop_writers(self->st);
+	st_stop_writers(st);
+	/*
+	 * Faulters may be blocked in faults: closing the rings (their reads
+	 * hold the userfaultfd) and the userfaultfd releases them, and they
+	 * go through the rest of the region, no longer registered.
+	 */
+	if (st->uffd >= 0) {
+		for (i = 0; i < ST_RINGS; i++)
+			if (st->ring[i].live)
+				iou_exit(&st->ring[i].ring);
+		close(st->uffd);
+		st->uffd = -1;
+		st_join_faulters(st, CLOSE_MS);
+	}
 }
 
 TEST_F_TIMEOUT(stress, mixed, 120)
@@ -2167,6 +2697,8 @@ TEST_F_TIMEOUT(stress, mixed, 120)
 		ms = 1;
 	if (!max_iters)
 		max_iters = 1;
+	st->ms = ms;
+	st->max_iters = max_iters;
 	TH_LOG("seed %u (IOU_SEED), %lu ms (IOU_STRESS_MS), %lu iterations (IOU_STRESS_ITERS)",
 	       st->seed, ms, max_iters);
 
@@ -2175,7 +2707,8 @@ TEST_F_TIMEOUT(stress, mixed, 120)
 	start = iou_now_ns();
 	deadline = start + ms * 1000000LL;
 	while (st->iters < max_iters && iou_now_ns() < deadline) {
-		st->iters++;
+		/* Atomic: the faulters pace themselves on it. */
+		__atomic_store_n(&st->iters, st->iters + 1, __ATOMIC_RELAXED);
 		r = rand_r(&st->seed) % 1000;
 		ri = rand_r(&st->seed) % ST_RINGS;
 		if (r < 450) {
@@ -2196,6 +2729,7 @@ TEST_F_TIMEOUT(stress, mixed, 120)
 		}
 		for (i = 0; i < ST_RINGS; i++)
 			st_reap(_metadata, st, i);
+		st_poll_lost_uffd(_metadata, st);
 	}
 
 	ASSERT_EQ(0, st_stop_writers(st)) TH_LOG("a writer is stuck");
@@ -2213,6 +2747,8 @@ TEST_F_TIMEOUT(stress, mixed, 120)
 		wait_vm_pin_back(_metadata, vm_pin0, UNPIN_MS);
 	else
 		iou_sleep_us(UNPIN_MS * 1000);
+	st_rings_freed(_metadata, st);
+	st_uffd_finish(_metadata, st);
 	st_drain(_metadata, st);
 	st_scan_lost(_metadata, st);
 
@@ -2235,13 +2771,22 @@ TEST_F_TIMEOUT(stress, mixed, 120)
 	if (st->inline_read && st->iters >= 1000)
 		ASSERT_LT(0ULL, st->ctr.completed) TH_LOG("no read completed inline");
 
-	for (i = 0; i < ST_FILES; i++) {
+	for (i = 0; i < st->nr_files; i++) {
 		close(st->file[i].rfd);
 		if (st->file[i].wfd != st->file[i].rfd)
 			close(st->file[i].wfd);
 	}
-	for (i = 0; i < st->nr_gens; i++)
+	for (i = 0; i < st->nr_gens; i++) {
 		munmap(st->gen[i].mem, ST_SLOTS * ST_STRIDE);
+		if (st->gen[i].dead_fd >= 0)
+			close(st->gen[i].dead_fd);
+	}
+	if (st->uffd >= 0) {
+		st->uffd = -1;		/* closed above */
+		munmap(st->area, ST_UFFD_BYTES);
+		free(st->src);
+		free(st->seen);
+	}
 }
 
 TEST_HARNESS_MAIN
