@@ -326,27 +326,31 @@ fail:
 }
 
 /*
- * Whether the user memory @src points to can be written to at all: a pin
- * that failed may only have been refused (FOLL_LONGTERM and a file mapping
- * that needs dirty tracking), which the stock path copes with.
+ * Whether the start of the user memory @src points to can be written to at
+ * all.  A pin that failed may only have been refused (FOLL_LONGTERM and a
+ * file mapping that needs dirty tracking), which the stock path copes with,
+ * and a read may fill less than its buffer (an eventfd's 8 bytes, one
+ * userfaultfd message), so only a read whose first page cannot be written
+ * fails at submission.
  */
 static bool io_inline_rd_writable(const struct iov_iter *src)
 {
 	const struct iovec *iov;
-	size_t skip, left, n;
+	size_t skip = src->iov_offset, n;
+	char __user *base;
 
-	if (iter_is_ubuf(src))
-		return !fault_in_safe_writeable(src->ubuf + src->iov_offset,
-						iov_iter_count(src));
-	iov = iter_iov(src);
-	skip = src->iov_offset;
-	for (left = iov_iter_count(src); left; iov++, skip = 0) {
-		n = min(left, iov->iov_len - skip);
-		if (n && fault_in_safe_writeable(iov->iov_base + skip, n))
-			return false;
-		left -= n;
+	if (iter_is_ubuf(src)) {
+		base = src->ubuf + skip;
+		n = iov_iter_count(src);
+	} else {
+		/* the first segment with bytes left: the count is not 0 */
+		for (iov = iter_iov(src); iov->iov_len <= skip; iov++)
+			skip = 0;
+		base = iov->iov_base + skip;
+		n = iov->iov_len - skip;
 	}
-	return true;
+	n = min_t(size_t, n, PAGE_SIZE - offset_in_page(base));
+	return !fault_in_safe_writeable(base, n);
 }
 
 struct io_inline_rd_pt {

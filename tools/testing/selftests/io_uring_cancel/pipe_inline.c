@@ -2319,4 +2319,35 @@ TEST_F(inl, unmapped_buffer_efault)
 	efault_read(_metadata, self, variant, true);
 }
 
+/*
+ * A readv whose first segment is writable and whose second is not mapped:
+ * the pin fails, but a read may fill the first segment only, so the read is
+ * not failed at submission (only a read whose first page cannot be written
+ * is); it takes the stock path and gets the data, as on a stock ring.
+ */
+TEST_F(inl, partly_unmapped_readv)
+{
+	struct io_uring_cqe cqe;
+	struct iovec iov[2];
+	char *p;
+
+	p = mmap(NULL, 2 * self->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, munmap(p + self->page, self->page));
+	memset(p, FILL, self->page);
+	iov[0] = (struct iovec){ .iov_base = p, .iov_len = 64 };
+	iov[1] = (struct iovec){ .iov_base = p + self->page, .iov_len = 64 };
+	iou_prep_readv(get_sqe(_metadata, &self->ring), self->rfd, iov, 2, IOU_POS_CUR, UD_READ);
+	submit_n(_metadata, &self->ring, 1);
+	assert_no_cqe(_metadata, &self->ring);
+	write_pattern(_metadata, self->wfd, 64, 15);
+	reap_cqe(_metadata, &self->ring, &cqe);
+	ASSERT_EQ(UD_READ, cqe.user_data);
+	ASSERT_EQ(64, cqe.res) TH_LOG("read res %d", cqe.res);
+	check_pattern(_metadata, p, 64, 15);
+	check_fill(_metadata, p + 64, self->page - 64);
+	munmap(p, self->page);
+}
+
 TEST_HARNESS_MAIN
