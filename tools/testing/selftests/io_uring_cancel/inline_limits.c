@@ -1688,62 +1688,6 @@ static const char *st_file_name(const struct st_file *f)
 
 /* The userfaultfd. */
 
-/* A new userfaultfd (UFFDIO_API not done yet), or a negative errno. */
-static int uffd_new(int flags)
-{
-	long fd = syscall(__NR_userfaultfd, flags);
-
-	return fd < 0 ? -errno : (int)fd;
-}
-
-static int uffd_api(int uffd, __u64 features)
-{
-	struct uffdio_api api;
-
-	memset(&api, 0, sizeof(api));
-	api.api = UFFD_API;
-	api.features = features;
-	return ioctl(uffd, UFFDIO_API, &api) ? -errno : 0;
-}
-
-/* Register [@addr, @addr + @len) with @uffd for missing-page faults. */
-static int uffd_register(int uffd, void *addr, size_t len)
-{
-	struct uffdio_register reg;
-
-	memset(&reg, 0, sizeof(reg));
-	reg.range.start = (uintptr_t)addr;
-	reg.range.len = len;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
-		return -errno;
-	return (reg.ioctls & (1ULL << _UFFDIO_COPY)) ? 0 : -EOPNOTSUPP;
-}
-
-/*
- * Resolve the missing page at @dst with a copy of @src, waking the thread
- * faulting on it. Returns 0 or a negative errno (-EEXIST: already resolved).
- * Retries -EAGAIN (the mm is changing).
- */
-static int uffd_copy(int uffd, void *dst, const void *src, size_t len)
-{
-	struct uffdio_copy c;
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		memset(&c, 0, sizeof(c));
-		c.dst = (uintptr_t)dst;
-		c.src = (uintptr_t)src;
-		c.len = len;
-		if (!ioctl(uffd, UFFDIO_COPY, &c))
-			return c.copy == (__s64)len ? 0 : -EIO;
-		if (errno != EAGAIN)
-			return -errno;
-		iou_sleep_us(1000);
-	}
-	return -EAGAIN;
-}
-
 /* The pattern page @idx of the region is resolved with. */
 static int st_page_seed(unsigned int idx)
 {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the io_uring_cancel tests: ring wrappers that fail the
- * test through ASSERT_*(), the InlineRead* fdinfo counters, forked children
- * and small generic helpers.
+ * test through ASSERT_*(), the InlineRead* fdinfo counters, forked children,
+ * userfaultfd set-up and small generic helpers.
  *
  * A file that uses check_fill() defines FILL, the byte its buffers are preset
  * to, before it calls check_fill().
@@ -21,7 +21,10 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
 #include "io_uring_util.h"
@@ -370,6 +373,85 @@ static inline void check_balance(struct __test_metadata *_metadata,
 		       (unsigned long long)(after->completed - before->completed),
 		       (unsigned long long)(after->fallback - before->fallback),
 		       (unsigned long long)(after->cancelled - before->cancelled));
+}
+
+/* Userfaultfds. */
+
+/* A new userfaultfd (UFFDIO_API not done yet), or a negative errno. */
+static inline int uffd_new(int flags)
+{
+	long fd = syscall(__NR_userfaultfd, flags);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/*
+ * UFFDIO_API for @features. Returns 0 or a negative errno: -EINVAL or -EPERM
+ * for features the kernel (or the caller's privileges) do not allow.
+ */
+static inline int uffd_api(int uffd, __u64 features)
+{
+	struct uffdio_api api;
+
+	memset(&api, 0, sizeof(api));
+	api.api = UFFD_API;
+	api.features = features;
+	return ioctl(uffd, UFFDIO_API, &api) ? -errno : 0;
+}
+
+/*
+ * Register [@addr, @addr + @len) with @uffd in @mode (UFFDIO_REGISTER_MODE_*).
+ * Returns 0 and sets *@ioctls to the ioctls the range allows, or a negative
+ * errno (-EINVAL: the kernel does not support @mode for the range).
+ */
+static inline int uffd_register_mode(int uffd, void *addr, size_t len, __u64 mode, __u64 *ioctls)
+{
+	struct uffdio_register reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)addr;
+	reg.range.len = len;
+	reg.mode = mode;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	*ioctls = reg.ioctls;
+	return 0;
+}
+
+/* Register [@addr, @addr + @len) with @uffd for missing-page faults. */
+static inline int uffd_register(int uffd, void *addr, size_t len)
+{
+	__u64 ioctls = 0;
+	int ret;
+
+	ret = uffd_register_mode(uffd, addr, len, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+	if (ret)
+		return ret;
+	return (ioctls & (1ULL << _UFFDIO_COPY)) ? 0 : -EOPNOTSUPP;
+}
+
+/*
+ * Resolve the missing page at @dst with a copy of @src (in the caller's mm),
+ * waking the threads faulting on it. Returns 0 or a negative errno (-EEXIST:
+ * the page was already resolved). Retries -EAGAIN (the mm is changing).
+ */
+static inline int uffd_copy(int uffd, void *dst, const void *src, size_t len)
+{
+	struct uffdio_copy c;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		memset(&c, 0, sizeof(c));
+		c.dst = (uintptr_t)dst;
+		c.src = (uintptr_t)src;
+		c.len = len;
+		if (!ioctl(uffd, UFFDIO_COPY, &c))
+			return c.copy == (__s64)len ? 0 : -EIO;
+		if (errno != EAGAIN)
+			return -errno;
+		iou_sleep_us(1000);
+	}
+	return -EAGAIN;
 }
 
 #endif /* __SELFTESTS_IO_URING_CANCEL_INLINE_TEST_H */
