@@ -11,7 +11,6 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
-#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -51,13 +50,20 @@ struct io_inline_rd_dest {
 	struct bio_vec		bvec[];
 };
 
-/* The hooked wake-up in progress on this CPU, under its head's lock. */
-static DEFINE_PER_CPU(struct io_inline_rd_batch *, io_inline_rd_cur);
-
+/*
+ * The hooked wake-up in progress is recorded in the waking task
+ * (current->inline_rd_batch), not per CPU: a signal's sender claims a read
+ * under the signal lock and completes it after it returns to the syscall,
+ * and may be preempted or migrated in between.
+ */
 struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head)
 {
-	struct io_inline_rd_batch *batch = this_cpu_read(io_inline_rd_cur);
+	struct io_inline_rd_batch *batch;
 
+	/* an interrupt does not take part in the task's wake-up */
+	if (!in_task())
+		return NULL;
+	batch = current->inline_rd_batch;
 	return batch && batch->head == head ? batch : NULL;
 }
 
@@ -66,6 +72,31 @@ static bool io_inline_rd_may_complete(void)
 {
 	return in_task() &&
 	       !(current->flags & (PF_KTHREAD | PF_USER_WORKER | PF_EXITING));
+}
+
+/* Orders arming against wake-ups: see io_inline_rd_sender_wake(). */
+static atomic64_t io_inline_rd_seq = ATOMIC64_INIT(0);
+
+static void io_inline_rd_batch_init(struct io_inline_rd_batch *batch,
+				    struct wait_queue_head *head)
+{
+	batch->head = head;
+	batch->seq_limit = U64_MAX;
+	batch->claimed = NULL;
+	batch->ops = NULL;
+	batch->nosleep = false;
+	batch->sender = false;
+	batch->active = io_inline_rd_may_complete();
+	if (batch->active) {
+		batch->prev = current->inline_rd_batch;
+		current->inline_rd_batch = batch;
+	}
+}
+
+static void io_inline_rd_batch_end(struct io_inline_rd_batch *batch)
+{
+	if (batch->active)
+		current->inline_rd_batch = batch->prev;
 }
 
 /**
@@ -84,38 +115,40 @@ void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
 			       struct wait_queue_head *head)
 {
 	lockdep_assert_held(&head->lock);
-	batch->head = head;
-	batch->claimed = NULL;
-	batch->read = NULL;
-	batch->nosleep = false;
-	if (io_inline_rd_may_complete())
-		this_cpu_write(io_inline_rd_cur, batch);
+	io_inline_rd_batch_init(batch, head);
 }
 
 void io_inline_rd_locked_end(struct io_inline_rd_batch *batch)
 {
 	lockdep_assert_held(&batch->head->lock);
-	this_cpu_write(io_inline_rd_cur, NULL);
+	io_inline_rd_batch_end(batch);
 }
+
+static void __io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask,
+				const struct io_inline_rd_ops *ops, bool nosleep,
+				u64 seq_limit);
 
 /**
  * io_inline_rd_locked_complete - complete the read a wake-up claimed
  * @batch: as passed to io_inline_rd_locked_begin()
  * @mask: the poll events of the wake-up
  *
- * Completes the claimed read, if any, in the caller's context: may sleep.
- * If the file still has data for readers, wakes the next one in turn (a
- * nonblocking read never chains wake-ups itself).
+ * Completes the claimed read, if any, in the caller's context: may sleep
+ * unless the batch is a nosleep one.  If the file still has data for
+ * readers, wakes the next one in turn (a nonblocking read never chains
+ * wake-ups itself).
  */
 void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
 				  __poll_t mask)
 {
 	if (batch->claimed && io_inline_rd_complete(batch))
-		io_inline_rd_wake(batch->head, mask);
+		__io_inline_rd_wake(batch->head, mask, batch->ops,
+				    batch->nosleep, batch->seq_limit);
 }
 
 static void __io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask,
-				io_inline_rd_read_t read, bool nosleep)
+				const struct io_inline_rd_ops *ops, bool nosleep,
+				u64 seq_limit)
 {
 	struct io_inline_rd_batch batch;
 	unsigned long flags;
@@ -123,8 +156,9 @@ static void __io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask,
 	do {
 		spin_lock_irqsave(&head->lock, flags);
 		io_inline_rd_locked_begin(&batch, head);
-		batch.read = read;
+		batch.ops = ops;
 		batch.nosleep = nosleep;
+		batch.seq_limit = seq_limit;
 		if (nosleep)
 			__wake_up_locked_key(head, TASK_NORMAL, poll_to_key(mask));
 		else
@@ -154,30 +188,105 @@ void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask)
 		return;
 	}
 	might_sleep();
-	__io_inline_rd_wake(head, mask, NULL, false);
+	__io_inline_rd_wake(head, mask, NULL, false, U64_MAX);
 }
 
 /**
  * io_inline_rd_wake_nosleep - wake readers from a waker that must not sleep
  * @head: the wait queue its ->poll registers first
  * @mask: the poll events, as for wake_up_poll()
- * @read: the provider's read, which must not sleep either
+ * @ops: the provider's read, which must not sleep either
  *
  * As io_inline_rd_wake(), for a waker that must not sleep between the
  * wake-up and its own schedule(): a faulting task in handle_userfault(),
- * whose task state is already set.  A claimed read is done with @read and
+ * whose task state is already set.  A claimed read is done with @ops and
  * its CQE posted without sleeping; freeing the request and unpinning its
  * pages, which can sleep, are left to kworkers.  The wake-up itself is
  * wake_up_poll()'s.
  */
 void io_inline_rd_wake_nosleep(struct wait_queue_head *head, __poll_t mask,
-			       io_inline_rd_read_t read)
+			       const struct io_inline_rd_ops *ops)
 {
 	if (!io_inline_rd_may_complete()) {
 		wake_up_poll(head, mask);
 		return;
 	}
-	__io_inline_rd_wake(head, mask, read, true);
+	__io_inline_rd_wake(head, mask, ops, true, U64_MAX);
+}
+
+/**
+ * io_inline_rd_sender_begin - start a call chain that may wake readers
+ * @batch: on the caller's stack, until io_inline_rd_sender_end()
+ *
+ * For a waker whose wake-up happens deep in a call chain that holds locks
+ * the read cannot be completed under: a signal's sender, whose wake-up of
+ * signalfd readers runs under the target's siglock (and RCU, or
+ * tasklist_lock), before the signal is even queued.  Call this where the
+ * caller may sleep, before the chain; the wake-up in it calls
+ * io_inline_rd_sender_wake(), which may claim one pending read; and
+ * io_inline_rd_sender_end() after the chain completes that read.
+ */
+void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch)
+{
+	might_sleep();
+	io_inline_rd_batch_init(batch, NULL);
+	batch->sender = true;
+}
+
+/**
+ * io_inline_rd_sender_wake - wake readers inside a sender's call chain
+ * @head: the wait queue its ->poll registers first
+ * @ops: how to read for the claimed read's reader
+ *
+ * wake_up(@head), in any context and with any locks held.  Between
+ * io_inline_rd_sender_begin() and _end() in the same task, the first
+ * pending inline read it reaches is claimed for completion at _end(); only
+ * one read per chain (a signal sent to a process group wakes several
+ * queues: the others take the stock path).
+ *
+ * If the claimed read finds nothing (its signalfd does not watch the
+ * signal), _end() passes the wake-up on; it only ever claims reads that
+ * were queued when this wake-up took @head's lock.  A read armed later
+ * checked for data after it was queued, and the wake-up's data was there
+ * by then (a signal is queued under the same siglock hold as its
+ * wake-up); a read that its stock retry re-arms must not be claimed
+ * again, or the chain could go on as long as the reader keeps up.
+ */
+void io_inline_rd_sender_wake(struct wait_queue_head *head,
+			      const struct io_inline_rd_ops *ops)
+{
+	struct io_inline_rd_batch *batch;
+	unsigned long flags;
+
+	batch = in_task() ? current->inline_rd_batch : NULL;
+	if (!batch || !batch->sender || batch->head) {
+		wake_up(head);
+		return;
+	}
+	batch->head = head;
+	batch->ops = ops;
+	spin_lock_irqsave(&head->lock, flags);
+	/* every read queued by now was numbered before: see io_inline_rd_arm() */
+	batch->seq_limit = atomic64_read(&io_inline_rd_seq);
+	__wake_up_locked_key(head, TASK_NORMAL, NULL);
+	spin_unlock_irqrestore(&head->lock, flags);
+	if (!batch->claimed)
+		batch->head = NULL;
+}
+
+/**
+ * io_inline_rd_sender_end - complete the read a sender's wake-up claimed
+ * @batch: as passed to io_inline_rd_sender_begin()
+ *
+ * Completes the claimed read, if any, in the caller's context, and wakes
+ * the next reader in turn while the reader's file still has data.
+ */
+void io_inline_rd_sender_end(struct io_inline_rd_batch *batch)
+{
+	io_inline_rd_batch_end(batch);
+	if (batch->claimed && io_inline_rd_complete(batch))
+		__io_inline_rd_wake(batch->head, EPOLLIN, batch->ops, false,
+				    batch->seq_limit);
 }
 
 static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
@@ -403,8 +512,10 @@ int io_inline_rd_arm(struct io_kiocb *req, unsigned int issue_flags)
 			return -EFAULT;
 		return -EAGAIN;
 	}
+	/* numbered before it is queued: see io_inline_rd_sender_wake() */
 	ipt.w = io_inline_rd_waiter_new(ctx->inline_rd, req, dest,
-					(u64)dest->nr_pages * PAGE_SIZE);
+					(u64)dest->nr_pages * PAGE_SIZE,
+					atomic64_inc_return(&io_inline_rd_seq));
 	if (!ipt.w) {
 		io_inline_rd_dest_free(ctx, dest);
 		return -EAGAIN;
@@ -432,16 +543,19 @@ ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
 	struct iov_iter iter = dest->iter;
 	struct kiocb kiocb;
 
-	if (batch->read)
-		return batch->read(req->file, &iter);
+	if (batch->ops)
+		return batch->ops->read(req->file, &iter, req->task);
 	init_sync_kiocb(&kiocb, req->file);
 	kiocb.ki_flags |= IOCB_NOWAIT;
 	return req->file->f_op->read_iter(&kiocb, &iter);
 }
 
 /* Whether @req's file has data (or EOF) for the next reader right now. */
-bool io_inline_rd_req_ready(struct io_kiocb *req)
+bool io_inline_rd_req_ready(struct io_kiocb *req,
+			    const struct io_inline_rd_batch *batch)
 {
+	if (batch->ops && batch->ops->ready)
+		return batch->ops->ready(req->file, req->task);
 	return vfs_poll(req->file, NULL) & (EPOLLIN | EPOLLRDNORM);
 }
 

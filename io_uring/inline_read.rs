@@ -84,6 +84,8 @@ struct Waiter {
     ring: *const Ring,
     /// Bytes of reader memory pinned for this read.
     pinned: u64,
+    /// When the read was armed, in the C glue's global numbering of armed reads.
+    seq: u64,
     /// Whether the entry has been queued on a wait queue.
     queued: AtomicU32,
 }
@@ -109,15 +111,32 @@ impl WakeCallback for Waiter {
         if events != 0 && events & (WAKE_EVENTS | POLLFREE) == 0 {
             return WakeResult::Ignored;
         }
+        if events & POLLFREE != 0 {
+            // The head is about to be freed (a signalfd's `sighand` going away): leave it for
+            // good, whatever state the read is in, and hand a pending read to the stock path.
+            wake.detach_pollfree();
+            if self.claim(State::Fallback) {
+                // SAFETY: As for the fallback below.
+                unsafe { bindings::io_inline_rd_req_fallback(self.req, true) };
+            }
+            return WakeResult::Ignored;
+        }
         let claimed = ptr::from_ref(self).cast::<c_void>();
-        // SAFETY: The C glue only reads this CPU's batch pointer; `head` is only compared.
+        // SAFETY: The C glue only reads the waking task's batch pointer; `head` is only
+        // compared.
         let batch = unsafe { bindings::io_inline_rd_batch_get(wake.head()) };
         // SAFETY: The request is alive while its read is queued; this only reads flags.
         let dead = unsafe { bindings::io_inline_rd_req_dead(self.req) };
         // SAFETY: `batch` is null or the hooked waker's batch for this head, alive while it
         // holds the head's lock, which it does for the whole wake-up.
+        if !batch.is_null() && self.seq > unsafe { (*batch).seq_limit } {
+            // Armed after the hooked wake-up began: it found no data after it was queued, so
+            // this wake-up is not for it (`io_inline_rd_sender_wake()`). It stays armed.
+            return WakeResult::Ignored;
+        }
+        // SAFETY: As above.
         let free_slot = !batch.is_null() && unsafe { (*batch).claimed.is_null() };
-        if free_slot && events & POLLFREE == 0 && !dead {
+        if free_slot && !dead {
             // A hooked waker: it completes the read in its own context after the wake-up. It
             // wakes one exclusive waiter per wake-up (`nr_exclusive == 1`), so it claims at
             // most one read; any other read it reaches takes the stock path below.
@@ -284,6 +303,7 @@ pub unsafe extern "C" fn io_inline_rd_waiter_new(
     req: *mut bindings::io_kiocb,
     dest: *mut bindings::io_inline_rd_dest,
     pinned: u64,
+    seq: u64,
 ) -> *mut bindings::io_inline_rd_waiter {
     // SAFETY: By the function's safety requirements.
     let r = unsafe { ring_ref(ring) };
@@ -293,6 +313,7 @@ pub unsafe extern "C" fn io_inline_rd_waiter_new(
         dest,
         ring: ptr::from_ref(r),
         pinned,
+        seq,
         queued: AtomicU32::new(0),
     };
     let Ok(read) = Arc::pin_init(WaitEntry::new(waiter), GFP_KERNEL) else {
@@ -388,15 +409,20 @@ pub unsafe extern "C" fn io_inline_rd_complete(batch: *mut bindings::io_inline_r
     // SAFETY: We own the claimed request and its destination.
     let res = unsafe { bindings::io_inline_rd_req_consume(req, dest, batch) } as isize;
     if res == EAGAIN.to_errno() as isize {
-        // Someone else consumed the data first: hand the read to the stock path, whose
+        // Someone else consumed the data first, or (on a queue shared by readers of different
+        // data) the data was not for this read: hand the read to the stock path, whose
         // task_work takes it out of the index and frees the destination.
         w.state.store(State::Fallback as u32, Ordering::Release);
         // SAFETY: We own the request.
         unsafe { bindings::io_inline_rd_req_fallback(req, false) };
-        return false;
+        // SAFETY: `batch` is valid for reads; `ops`, if set, points at a provider's static
+        // operations.
+        let shared = unsafe { !(*batch).ops.is_null() && (*(*batch).ops).shared_queue };
+        // The wake-up stopped at this read: on a shared queue, pass it on.
+        return shared;
     }
     // SAFETY: We own the request, which holds its file.
-    let more = res > 0 && unsafe { bindings::io_inline_rd_req_ready(req) };
+    let more = res > 0 && unsafe { bindings::io_inline_rd_req_ready(req, batch) };
     // Off the wait queue (it was detached already) and out of the index before the request
     // goes: once the CQE is posted the ring may be torn down. `w` dangles from here on.
     drop(ring.take(req));

@@ -168,6 +168,8 @@ pub enum WakeResult {
 pub struct Wake<'a> {
     entry: *mut bindings::wait_queue_entry,
     head: *mut bindings::wait_queue_head,
+    /// The entry's record of its head (`WaitEntry::head`).
+    slot: *const AtomicPtr<bindings::wait_queue_head>,
     mode: c_uint,
     key: *mut c_void,
     _locked: PhantomData<&'a ()>,
@@ -199,6 +201,18 @@ impl Wake<'_> {
         // SAFETY: `self.entry` is queued on a head whose lock the waker holds for the lifetime
         // of `self`, so unlinking it here is serialised with every other list operation.
         unsafe { bindings::list_del_init(ptr::addr_of_mut!((*self.entry).entry)) };
+    }
+
+    /// Takes the entry off the wait queue for good, for a `POLLFREE` wake-up: the head's
+    /// owner is about to free it (`wake_up_pollfree()`), so the entry forgets it, and dropping
+    /// the entry no longer touches it.
+    ///
+    /// Like `io_pollfree_wake()` in C, this relies on the owner delaying the free by an RCU
+    /// grace period, which covers an entry being dropped concurrently.
+    pub fn detach_pollfree(&self) {
+        self.detach();
+        // SAFETY: `slot` is the `head` field of the live entry being woken.
+        unsafe { (*self.slot).store(ptr::null_mut(), Ordering::Release) };
     }
 }
 
@@ -281,9 +295,10 @@ pub trait WakeCallback: Sync {
 ///
 /// - `entry` is an initialised `struct wait_queue_entry` whose `func` is `Self::wake_func`.
 /// - `head` is null, or points at the wait queue head the entry was added to, which the adder
-///   guaranteed to stay valid until the entry is dropped. While `head` is null, `entry` is not
-///   linked on any wait queue; it is set, together with linking the entry, under the head's
-///   lock.
+///   guaranteed to stay valid until the entry is dropped or a `POLLFREE` wake-up detaches it
+///   for good ([`Wake::detach_pollfree`]), and for an RCU grace period after that. While `head`
+///   is null, `entry` is not linked on any wait queue; it is set, together with linking the
+///   entry, under the head's lock, and cleared under that lock too.
 #[repr(C)]
 #[pin_data(PinnedDrop)]
 pub struct WaitEntry<T: WakeCallback> {
@@ -331,7 +346,9 @@ impl<T: WakeCallback> WaitEntry<T> {
     ///
     /// # Safety
     ///
-    /// `head` must stay valid until the entry is dropped.
+    /// `head` must stay valid until the entry is dropped; or, if its owner frees it after a
+    /// `wake_up_pollfree()` (whose callback must then call [`Wake::detach_pollfree`]), until an
+    /// RCU grace period after that wake-up.
     pub unsafe fn add(
         self: core::pin::Pin<&Self>,
         head: &WaitQueueHead,
@@ -373,20 +390,27 @@ impl<T: WakeCallback> WaitEntry<T> {
     /// `add` can run concurrently; when this returns, no callback of this entry is running and
     /// none will run.
     fn remove(&self) {
+        // SAFETY: Always allowed; a `POLLFREE` owner delays freeing the head past this section.
+        unsafe { bindings::rcu_read_lock() };
         let h = self.head.load(Ordering::Acquire);
-        if h.is_null() {
-            return;
+        if !h.is_null() {
+            // SAFETY: `h` is the head the entry was added to, which stays valid until the entry
+            // is dropped (now) or, after a `POLLFREE` detach, for an RCU grace period (type
+            // invariant): we are in an RCU read-side section that began before that detach.
+            let flags = unsafe { bindings::spin_lock_irqsave(ptr::addr_of_mut!((*h).lock)) };
+            // A `POLLFREE` wake-up may have detached the entry for good before we got the lock.
+            if self.head.load(Ordering::Relaxed) == h {
+                // SAFETY: We hold the lock of the head the entry is linked on, if at all;
+                // unlinking an entry that a callback already detached is a no-op.
+                unsafe { bindings::list_del_init(ptr::addr_of_mut!((*self.entry.get()).entry)) };
+                // INVARIANT: The entry is unlinked, so `head` may become null.
+                self.head.store(ptr::null_mut(), Ordering::Relaxed);
+            }
+            // SAFETY: We took this lock above with these flags.
+            unsafe { bindings::spin_unlock_irqrestore(ptr::addr_of_mut!((*h).lock), flags) };
         }
-        // SAFETY: `h` is the head the entry was added to, which the adder guaranteed to stay
-        // valid until the entry is dropped (type invariant): it is being dropped now.
-        let flags = unsafe { bindings::spin_lock_irqsave(ptr::addr_of_mut!((*h).lock)) };
-        // SAFETY: We hold the lock of the head the entry was added to; unlinking an entry that a
-        // callback already detached is a no-op (`list_del_init`).
-        unsafe { bindings::list_del_init(ptr::addr_of_mut!((*self.entry.get()).entry)) };
-        // INVARIANT: The entry is unlinked, so `head` may become null.
-        self.head.store(ptr::null_mut(), Ordering::Relaxed);
-        // SAFETY: We took this lock above with these flags.
-        unsafe { bindings::spin_unlock_irqrestore(ptr::addr_of_mut!((*h).lock), flags) };
+        // SAFETY: Paired with the `rcu_read_lock()` above.
+        unsafe { bindings::rcu_read_unlock() };
     }
 
     /// The wake function installed in the C entry.
@@ -410,6 +434,8 @@ impl<T: WakeCallback> WaitEntry<T> {
             entry: wq_entry,
             // SAFETY: `this` is live (above); `head` is the head being woken, set under its lock.
             head: unsafe { (*this).head.load(Ordering::Relaxed) },
+            // SAFETY: `this` is live (above).
+            slot: unsafe { ptr::addr_of!((*this).head) },
             mode,
             key,
             _locked: PhantomData,

@@ -13,7 +13,10 @@
  * ITER_BVEC destination: the read is redone with them in the writer's
  * context.  A waker that must not sleep (userfaultfd's faulting task, whose
  * task state is already set) calls io_inline_rd_wake_nosleep() with a read
- * function of its own that does not sleep either.
+ * of its own that does not sleep either.  A waker whose wake-up happens deep
+ * in a call chain that holds locks (a signal's sender) brackets that chain
+ * with io_inline_rd_sender_begin()/_end() where it may sleep, and wakes
+ * with io_inline_rd_sender_wake().
  *
  * The engine is io_uring/inline_read.rs (Rust); io_uring/inline_rd.c is
  * its C glue into io_uring.  The io_inline_rd_req_*() functions below are
@@ -36,20 +39,45 @@ struct io_inline_rd_waiter;
 struct task_struct;
 
 /*
- * A provider's inline read: fill @to (an ITER_BVEC over pinned pages) from
- * @file without blocking; -EAGAIN if there is nothing to read.
+ * A provider's own way of reading, for a waker that cannot use ->read_iter
+ * with IOCB_NOWAIT: it must not sleep, or the data belongs to the reader's
+ * task rather than to the file (a signalfd reads its reader's signals).
  */
-typedef ssize_t (*io_inline_rd_read_t)(struct file *file, struct iov_iter *to);
+struct io_inline_rd_ops {
+	/*
+	 * Fill @to (an ITER_BVEC over pinned pages) from @file for @reader, the
+	 * task that submitted the read, without blocking; -EAGAIN if there is
+	 * nothing to read.
+	 */
+	ssize_t (*read)(struct file *file, struct iov_iter *to,
+			struct task_struct *reader);
+	/* Whether @reader's next read of @file has data; NULL: ->poll. */
+	bool (*ready)(struct file *file, struct task_struct *reader);
+	/*
+	 * Readers of different data share the wait queue (a task's
+	 * signalfds, each with its own mask): a claimed read that finds
+	 * nothing passes the wake-up on to the next reader.
+	 */
+	bool shared_queue;
+};
 
-/* A wake-up by a provider's hooked waker, in progress on this CPU. */
+/* A wake-up by a provider's hooked waker, in progress in this task. */
 struct io_inline_rd_batch {
 	struct wait_queue_head *head;
 	/* the read this wake-up claimed for inline completion, if any */
 	void *claimed;
 	/* how to do the claimed read: NULL for ->read_iter with IOCB_NOWAIT */
-	io_inline_rd_read_t read;
+	const struct io_inline_rd_ops *ops;
+	/* reads armed later than this re-checked readiness themselves */
+	u64 seq_limit;
+	/* the batch this one interrupted in the same task, if any */
+	struct io_inline_rd_batch *prev;
+	/* set as the task's batch: claims are possible */
+	bool active;
 	/* the waker must not sleep: nothing that completes the read may */
 	bool nosleep;
+	/* io_inline_rd_sender_begin()'s: @head is set by the wake-up */
+	bool sender;
 };
 
 /* The ring's counters, as shown in its fdinfo. */
@@ -65,15 +93,20 @@ struct io_inline_rd_stats {
 
 /* For providers: wake readers of @head, completing inline reads now. */
 void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask);
-/* The same from a waker that must not sleep, which reads with @read. */
+/* The same from a waker that must not sleep, which reads with @ops. */
 void io_inline_rd_wake_nosleep(struct wait_queue_head *head, __poll_t mask,
-			       io_inline_rd_read_t read);
+			       const struct io_inline_rd_ops *ops);
 /* For providers that wake with @head's lock held (see inline_rd.c). */
 void io_inline_rd_locked_begin(struct io_inline_rd_batch *batch,
 			       struct wait_queue_head *head);
 void io_inline_rd_locked_end(struct io_inline_rd_batch *batch);
 void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
 				  __poll_t mask);
+/* For wakers whose wake-up is deep in a locked call chain (see inline_rd.c). */
+void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch);
+void io_inline_rd_sender_wake(struct wait_queue_head *head,
+			      const struct io_inline_rd_ops *ops);
+void io_inline_rd_sender_end(struct io_inline_rd_batch *batch);
 
 /* Rust engine (io_uring/inline_read.rs), called by the C glue. */
 struct io_inline_rd_ring *io_inline_rd_ring_new(void);
@@ -81,7 +114,7 @@ void io_inline_rd_ring_free(struct io_inline_rd_ring *ring);
 struct io_inline_rd_waiter *io_inline_rd_waiter_new(struct io_inline_rd_ring *ring,
 						    struct io_kiocb *req,
 						    struct io_inline_rd_dest *dest,
-						    u64 pinned);
+						    u64 pinned, u64 seq);
 void io_inline_rd_waiter_queue(struct io_inline_rd_waiter *w,
 			       struct wait_queue_head *head);
 int io_inline_rd_waiter_publish(struct io_inline_rd_waiter *w, bool ready);
@@ -99,7 +132,8 @@ struct io_inline_rd_batch *io_inline_rd_batch_get(struct wait_queue_head *head);
 ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
 				 struct io_inline_rd_dest *dest,
 				 const struct io_inline_rd_batch *batch);
-bool io_inline_rd_req_ready(struct io_kiocb *req);
+bool io_inline_rd_req_ready(struct io_kiocb *req,
+			    const struct io_inline_rd_batch *batch);
 void io_inline_rd_req_complete(struct io_kiocb *req,
 			       struct io_inline_rd_dest *dest, ssize_t res,
 			       bool nosleep);
@@ -119,7 +153,7 @@ static inline void io_inline_rd_wake(struct wait_queue_head *head, __poll_t mask
 
 static inline void io_inline_rd_wake_nosleep(struct wait_queue_head *head,
 					     __poll_t mask,
-					     io_inline_rd_read_t read)
+					     const struct io_inline_rd_ops *ops)
 {
 	wake_up_poll(head, mask);
 }
@@ -135,6 +169,20 @@ static inline void io_inline_rd_locked_end(struct io_inline_rd_batch *batch)
 
 static inline void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
 						__poll_t mask)
+{
+}
+
+static inline void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch)
+{
+}
+
+static inline void io_inline_rd_sender_wake(struct wait_queue_head *head,
+					    const struct io_inline_rd_ops *ops)
+{
+	wake_up(head);
+}
+
+static inline void io_inline_rd_sender_end(struct io_inline_rd_batch *batch)
 {
 }
 
