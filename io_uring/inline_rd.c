@@ -84,6 +84,7 @@ static void io_inline_rd_batch_init(struct io_inline_rd_batch *batch,
 	batch->seq_limit = U64_MAX;
 	batch->claimed = NULL;
 	batch->ops = NULL;
+	batch->data = NULL;
 	batch->nosleep = false;
 	batch->sender = false;
 	batch->active = io_inline_rd_may_complete();
@@ -237,15 +238,17 @@ void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch)
  * io_inline_rd_sender_wake - wake readers inside a sender's call chain
  * @head: the wait queue its ->poll registers first
  * @ops: how to read for the claimed read's reader
+ * @data: what the wake-up announces, for @ops->wants(); on the caller's stack
  *
  * wake_up(@head), in any context and with any locks held.  Between
  * io_inline_rd_sender_begin() and _end() in the same task, the first
- * pending inline read it reaches is claimed for completion at _end(); only
- * one read per chain (a signal sent to a process group wakes several
- * queues: the others take the stock path).
+ * pending inline read it reaches that @ops->wants() is claimed for
+ * completion at _end() (the others stay pending).  Only one read per
+ * chain: a signal sent to a process group wakes several queues, and the
+ * reads on the others take the stock path.
  *
- * If the claimed read finds nothing (its signalfd does not watch the
- * signal), _end() passes the wake-up on; it only ever claims reads that
+ * If the claimed read finds nothing (another reader took the signal
+ * first), _end() passes the wake-up on; it only ever claims reads that
  * were queued when this wake-up took @head's lock.  A read armed later
  * checked for data after it was queued, and the wake-up's data was there
  * by then (a signal is queued under the same siglock hold as its
@@ -253,7 +256,8 @@ void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch)
  * again, or the chain could go on as long as the reader keeps up.
  */
 void io_inline_rd_sender_wake(struct wait_queue_head *head,
-			      const struct io_inline_rd_ops *ops)
+			      const struct io_inline_rd_ops *ops,
+			      const void *data)
 {
 	struct io_inline_rd_batch *batch;
 	unsigned long flags;
@@ -265,11 +269,14 @@ void io_inline_rd_sender_wake(struct wait_queue_head *head,
 	}
 	batch->head = head;
 	batch->ops = ops;
+	batch->data = data;
 	spin_lock_irqsave(&head->lock, flags);
 	/* every read queued by now was numbered before: see io_inline_rd_arm() */
 	batch->seq_limit = atomic64_read(&io_inline_rd_seq);
 	__wake_up_locked_key(head, TASK_NORMAL, NULL);
 	spin_unlock_irqrestore(&head->lock, flags);
+	/* @data is gone after this; the chain at _end() claims any read */
+	batch->data = NULL;
 	if (!batch->claimed)
 		batch->head = NULL;
 }
@@ -557,6 +564,15 @@ bool io_inline_rd_req_ready(struct io_kiocb *req,
 	if (batch->ops && batch->ops->ready)
 		return batch->ops->ready(req->file, req->task);
 	return vfs_poll(req->file, NULL) & (EPOLLIN | EPOLLRDNORM);
+}
+
+/* Whether @req may get what @batch's wake-up announces: see ops->wants. */
+bool io_inline_rd_req_wants(struct io_kiocb *req,
+			    const struct io_inline_rd_batch *batch)
+{
+	if (!batch->data || !batch->ops || !batch->ops->wants)
+		return true;
+	return batch->ops->wants(req->file, req->task, batch->data);
 }
 
 void io_inline_rd_req_complete(struct io_kiocb *req,

@@ -136,6 +136,12 @@ impl WakeCallback for Waiter {
         }
         // SAFETY: As above.
         let free_slot = !batch.is_null() && unsafe { (*batch).claimed.is_null() };
+        // SAFETY: The request is alive (above); `batch` is the hooked waker's, as above.
+        if free_slot && !dead && !unsafe { bindings::io_inline_rd_req_wants(self.req, batch) } {
+            // The hooked wake-up announces data this read cannot get (a signal its signalfd
+            // does not watch, or one sent to another thread): it stays armed.
+            return WakeResult::Ignored;
+        }
         if free_slot && !dead {
             // A hooked waker: it completes the read in its own context after the wake-up. It
             // wakes one exclusive waiter per wake-up (`nr_exclusive == 1`), so it claims at

@@ -54,6 +54,13 @@ struct io_inline_rd_ops {
 	/* Whether @reader's next read of @file has data; NULL: ->poll. */
 	bool (*ready)(struct file *file, struct task_struct *reader);
 	/*
+	 * Whether a read of @file by @reader may get the data a sender's
+	 * wake-up announces (@data: io_inline_rd_sender_wake()'s); NULL:
+	 * yes.  Called under the wait queue's lock; must not sleep.
+	 */
+	bool (*wants)(struct file *file, struct task_struct *reader,
+		      const void *data);
+	/*
 	 * Readers of different data share the wait queue (a task's
 	 * signalfds, each with its own mask): a claimed read that finds
 	 * nothing passes the wake-up on to the next reader.
@@ -68,6 +75,8 @@ struct io_inline_rd_batch {
 	void *claimed;
 	/* how to do the claimed read: NULL for ->read_iter with IOCB_NOWAIT */
 	const struct io_inline_rd_ops *ops;
+	/* what a sender's wake-up announces, for ops->wants() */
+	const void *data;
 	/* reads armed later than this re-checked readiness themselves */
 	u64 seq_limit;
 	/* the batch this one interrupted in the same task, if any */
@@ -105,7 +114,8 @@ void io_inline_rd_locked_complete(struct io_inline_rd_batch *batch,
 /* For wakers whose wake-up is deep in a locked call chain (see inline_rd.c). */
 void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch);
 void io_inline_rd_sender_wake(struct wait_queue_head *head,
-			      const struct io_inline_rd_ops *ops);
+			      const struct io_inline_rd_ops *ops,
+			      const void *data);
 void io_inline_rd_sender_end(struct io_inline_rd_batch *batch);
 
 /* Rust engine (io_uring/inline_read.rs), called by the C glue. */
@@ -133,6 +143,8 @@ ssize_t io_inline_rd_req_consume(struct io_kiocb *req,
 				 struct io_inline_rd_dest *dest,
 				 const struct io_inline_rd_batch *batch);
 bool io_inline_rd_req_ready(struct io_kiocb *req,
+			    const struct io_inline_rd_batch *batch);
+bool io_inline_rd_req_wants(struct io_kiocb *req,
 			    const struct io_inline_rd_batch *batch);
 void io_inline_rd_req_complete(struct io_kiocb *req,
 			       struct io_inline_rd_dest *dest, ssize_t res,
@@ -177,7 +189,8 @@ static inline void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch)
 }
 
 static inline void io_inline_rd_sender_wake(struct wait_queue_head *head,
-					    const struct io_inline_rd_ops *ops)
+					    const struct io_inline_rd_ops *ops,
+					    const void *data)
 {
 	wake_up(head);
 }
