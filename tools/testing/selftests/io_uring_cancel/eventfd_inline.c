@@ -333,55 +333,8 @@ FIXTURE(stopped) {
 	bool sqpoll;
 };
 
-FIXTURE_VARIANT(stopped) {
-	unsigned int setup_flags;
-	bool inline_read;
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_plain) {
-	.setup_flags = 0,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_coop_taskrun) {
-	.setup_flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_single_issuer) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_sqpoll) {
-	.setup_flags = IORING_SETUP_SQPOLL,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_plain) {
-	.setup_flags = 0,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_coop_taskrun) {
-	.setup_flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_single_issuer) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = false,
-};
+#define INL_VARIANTS_OF stopped
+#include "ring_variants.h"
 
 FIXTURE_SETUP(stopped)
 {
@@ -761,30 +714,9 @@ FIXTURE(efd) {
 	bool defer;
 };
 
-FIXTURE_VARIANT(efd) {
-	unsigned int setup_flags;
-	bool inline_read;
-};
-
-FIXTURE_VARIANT_ADD(efd, inline_plain) {
-	.setup_flags = 0,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(efd, inline_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(efd, stock_plain) {
-	.setup_flags = 0,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(efd, stock_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = false,
-};
+#define INL_VARIANTS_OF efd
+#define INL_VARIANTS_PLAIN_DEFER
+#include "ring_variants.h"
 
 FIXTURE_SETUP(efd)
 {

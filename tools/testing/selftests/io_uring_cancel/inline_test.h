@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the io_uring_cancel tests: ring wrappers that fail the
  * test through ASSERT_*(), the InlineRead* fdinfo counters, forked children,
- * userfaultfd set-up and small generic helpers.
+ * userfaultfd set-up, small generic helpers, and the macros that
+ * ring_variants.h declares a fixture's ring variants with.
  *
  * A file that uses check_fill() defines FILL, the byte its buffers are preset
  * to, before it calls check_fill().
@@ -291,6 +292,14 @@ static inline bool inline_read_supported(void)
 	iou_exit(&ring);
 	return ok;
 }
+
+/*
+ * FIXTURE_VARIANT() and FIXTURE_VARIANT_ADD() of a fixture named by a macro
+ * (INL_VARIANTS_OF in ring_variants.h): these expand it, the harness's own
+ * paste it as it stands.
+ */
+#define INL_FIXTURE_VARIANT(fixture) FIXTURE_VARIANT(fixture)
+#define INL_FIXTURE_VARIANT_ADD(fixture, variant) FIXTURE_VARIANT_ADD(fixture, variant)
 
 /* fdinfo counters of a ring. */
 

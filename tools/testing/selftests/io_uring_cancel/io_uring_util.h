@@ -172,27 +172,20 @@ static inline void *iou_mmap(int fd, size_t size, __u64 offset)
 }
 
 /*
- * Create a ring from caller-filled params (flags, sq_thread_idle, cq_entries,
- * wq_fd, ...) and map it. On return @p holds what the kernel reported.
+ * Map ring @fd, created with the parameters @p (as io_uring_setup(2)
+ * returned them), into @ring, which takes @fd over: iou_exit() closes it,
+ * and on failure it is closed here. This also maps a ring that another
+ * process created, once its fd is here (pidfd_getfd(2)) and its @p known:
+ * @ring then shows that ring's SQ and CQ.
  */
-static inline int iou_setup_params(struct iou_ring *ring, unsigned int entries,
-				   struct io_uring_params *p)
+static inline int iou_map_ring(struct iou_ring *ring, int fd, const struct io_uring_params *p)
 {
 	size_t sq_sz, cq_sz;
 	unsigned int i;
 	int ret;
 
 	memset(ring, 0, sizeof(*ring));
-	ring->fd = -1;
-#ifdef IORING_SETUP_NO_MMAP
-	/* User-provided ring memory is not supported by this helper. */
-	if (p->flags & IORING_SETUP_NO_MMAP)
-		return -EOPNOTSUPP;
-#endif
-	ret = iou_sys_setup(entries, p);
-	if (ret < 0)
-		return ret;
-	ring->fd = ret;
+	ring->fd = fd;
 	ring->flags = p->flags;
 	ring->features = p->features;
 	ring->sqe_shift = !!(p->flags & IORING_SETUP_SQE128);
@@ -263,6 +256,28 @@ err:
 	ret = -errno;
 	iou_exit(ring);
 	return ret;
+}
+
+/*
+ * Create a ring from caller-filled params (flags, sq_thread_idle, cq_entries,
+ * wq_fd, ...) and map it. On return @p holds what the kernel reported.
+ */
+static inline int iou_setup_params(struct iou_ring *ring, unsigned int entries,
+				   struct io_uring_params *p)
+{
+	int ret;
+
+	memset(ring, 0, sizeof(*ring));
+	ring->fd = -1;
+#ifdef IORING_SETUP_NO_MMAP
+	/* User-provided ring memory is not supported by this helper. */
+	if (p->flags & IORING_SETUP_NO_MMAP)
+		return -EOPNOTSUPP;
+#endif
+	ret = iou_sys_setup(entries, p);
+	if (ret < 0)
+		return ret;
+	return iou_map_ring(ring, ret, p);
 }
 
 /* Create a ring with @flags (IORING_SETUP_*) and default parameters. */

@@ -217,55 +217,8 @@ FIXTURE(stopped) {
 	char *expect;		/* what the region must hold once the read is done */
 };
 
-FIXTURE_VARIANT(stopped) {
-	unsigned int setup_flags;
-	bool inline_read;
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_plain) {
-	.setup_flags = 0,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_coop_taskrun) {
-	.setup_flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_single_issuer) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_sqpoll) {
-	.setup_flags = IORING_SETUP_SQPOLL,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, inline_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_plain) {
-	.setup_flags = 0,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_coop_taskrun) {
-	.setup_flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_single_issuer) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(stopped, stock_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = false,
-};
+#define INL_VARIANTS_OF stopped
+#include "ring_variants.h"
 
 FIXTURE_SETUP(stopped)
 {
@@ -549,30 +502,9 @@ FIXTURE(inl) {
 	size_t buf_len;
 };
 
-FIXTURE_VARIANT(inl) {
-	unsigned int setup_flags;
-	bool inline_read;
-};
-
-FIXTURE_VARIANT_ADD(inl, inline_plain) {
-	.setup_flags = 0,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(inl, inline_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = true,
-};
-
-FIXTURE_VARIANT_ADD(inl, stock_plain) {
-	.setup_flags = 0,
-	.inline_read = false,
-};
-
-FIXTURE_VARIANT_ADD(inl, stock_defer_taskrun) {
-	.setup_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	.inline_read = false,
-};
+#define INL_VARIANTS_OF inl
+#define INL_VARIANTS_PLAIN_DEFER
+#include "ring_variants.h"
 
 static unsigned int inl_flags(const FIXTURE_VARIANT(inl) *variant)
 {
