@@ -69,6 +69,14 @@ fn real_main() -> i32 {
         eprintln!("iu-bench: {e}");
         return 1;
     }
+    // Before any thread is started: every thread inherits it (signalfd
+    // blocks its signals in all of them).
+    for t in &sel_types {
+        if let Err(e) = t.process_init() {
+            eprintln!("iu-bench: {}: {e}", t.name());
+            return 1;
+        }
+    }
 
     let caps = run::probe();
     let settings: Settings = opts.settings.clone();

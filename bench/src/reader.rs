@@ -209,11 +209,15 @@ pub fn run(cx: &ReaderCtx) -> Result<ReaderOut, String> {
     for ch in cx.chans {
         ch.reader_init()?;
     }
-    match cx.method {
+    let out = match cx.method {
         Method::Blocking => run_blocking(cx),
         Method::Epoll => run_epoll(cx),
         _ => run_uring(cx),
+    }?;
+    for ch in cx.chans {
+        ch.reader_end();
     }
+    Ok(out)
 }
 
 /// `io_uring_enter`, retried on `EINTR` unless the case was aborted.

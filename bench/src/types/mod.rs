@@ -4,7 +4,7 @@
 //! [`FileType`] (how to make a channel) and [`Channel`] (how one message is
 //! sent, and how a completed read is checked); the harness does the rest.
 //!
-//! To add a type (signalfd, fuse): write `types/<name>.rs` with a
+//! To add a type (fuse): write `types/<name>.rs` with a
 //! `FileType` implementation and list it in [`all`]. Types whose reads
 //! answer requests (userfaultfd, fuse: the writer's system call or memory
 //! access only returns once the reader replies) implement
@@ -15,7 +15,9 @@
 //! before its system call (that of the oldest message the read consumed);
 //! counter types whose reads coalesce several messages (eventfd) return
 //! `msgs > 1` from [`Channel::check`] and say so with
-//! [`FileType::coalesces`].
+//! [`FileType::coalesces`]. Types whose messages are addressed to the
+//! reader thread (signalfd) set the process up in [`FileType::process_init`]
+//! and check what is left for the reader in [`Channel::reader_end`].
 
 use std::os::fd::RawFd;
 
@@ -23,6 +25,7 @@ use crate::case::{Kind, Method, Mode};
 
 pub mod eventfd;
 pub mod pipe;
+pub mod signalfd;
 pub mod uffd;
 
 /// How the harness wants a channel opened.
@@ -65,6 +68,12 @@ pub trait Channel: Send + Sync {
         Ok(())
     }
 
+    /// Called in the reader's thread after the last read of a case that
+    /// went well, before [`Channel::leftover`] is asked from another thread:
+    /// for data queued for the reader thread itself (a signalfd's signals),
+    /// which goes away with the thread.
+    fn reader_end(&self) {}
+
     /// The writer's side: makes message `seq` available with one system
     /// call. `ts_ns` is the `CLOCK_MONOTONIC` time taken just before.
     /// Must return `EINTR` errors unchanged (the harness retries or aborts).
@@ -104,6 +113,20 @@ pub trait FileType: Sync {
         None
     }
 
+    /// Process-wide setup, run once in the main thread before the harness
+    /// starts any thread, so that every later thread inherits it (signalfd
+    /// blocks its real-time signals there).
+    fn process_init(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The most channels that can be open at once, and why, if the type
+    /// has a limit (signalfd: one real-time signal each). A batch case with
+    /// more files is skipped.
+    fn max_channels(&self) -> Option<(usize, &'static str)> {
+        None
+    }
+
     /// Whether one read may deliver several messages (a counter: eventfd).
     /// Reads in paced kinds must still deliver exactly one; the throughput
     /// table then shows messages per read.
@@ -129,7 +152,12 @@ pub trait FileType: Sync {
 
 /// Every implemented type, in report order.
 pub fn all() -> Vec<&'static dyn FileType> {
-    vec![&pipe::Pipe, &eventfd::Eventfd, &uffd::Uffd]
+    vec![
+        &pipe::Pipe,
+        &eventfd::Eventfd,
+        &uffd::Uffd,
+        &signalfd::Signalfd,
+    ]
 }
 
 /// The implemented type called `name`.
