@@ -13,6 +13,8 @@
 #include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/user.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -47,6 +49,9 @@ struct io_inline_rd_dest {
 	struct llist_node	free_node;	/* io_inline_rd_dest_free_later() */
 	unsigned int		nr_pages;	/* pinned pages in bvec[] */
 	unsigned long		acct;		/* pages charged to the user */
+	/* whom to uncharge after a late unpin: the ring may be gone then */
+	struct user_struct	*acct_user;
+	struct mm_struct	*acct_mm;
 	struct bio_vec		bvec[];
 };
 
@@ -316,23 +321,45 @@ static void io_inline_rd_free_workfn(struct work_struct *work)
 	struct llist_node *node = llist_del_all(&io_inline_rd_free_list);
 	struct io_inline_rd_dest *dest, *next;
 
-	llist_for_each_entry_safe(dest, next, node, free_node)
+	llist_for_each_entry_safe(dest, next, node, free_node) {
+		struct user_struct *user = dest->acct_user;
+		struct mm_struct *mm = dest->acct_mm;
+		unsigned long acct = dest->acct;
+
+		/* unpin first: the charge must never be below what is pinned */
+		dest->acct = 0;
 		io_inline_rd_dest_free(NULL, dest);
+		if (user) {
+			__io_unaccount_mem(user, acct);
+			free_uid(user);
+		}
+		if (mm) {
+			atomic64_sub(acct, &mm->pinned_vm);
+			mmdrop(mm);
+		}
+	}
 }
 
 static DECLARE_WORK(io_inline_rd_free_work, io_inline_rd_free_workfn);
 
 /*
  * io_inline_rd_dest_free() for a caller that must not sleep: unpinning can
- * (it locks pages to dirty them), so only the accounting is undone here,
- * while the ring is sure to be alive.
+ * (it locks pages to dirty them), so a kworker does it.  The pages stay
+ * charged to RLIMIT_MEMLOCK and pinned_vm until they are unpinned; the
+ * ring may be gone by then, so the kworker uncharges them through
+ * references of its own to the ring's user and mm.
  */
 static void io_inline_rd_dest_free_later(struct io_ring_ctx *ctx,
 					 struct io_inline_rd_dest *dest)
 {
-	if (dest->acct)
-		io_unaccount_mem(ctx, dest->acct);
-	dest->acct = 0;
+	dest->acct_user = NULL;
+	dest->acct_mm = NULL;
+	if (dest->acct && ctx->user)
+		dest->acct_user = get_uid(ctx->user);
+	if (dest->acct && ctx->mm_account) {
+		mmgrab(ctx->mm_account);
+		dest->acct_mm = ctx->mm_account;
+	}
 	if (llist_add(&dest->free_node, &io_inline_rd_free_list))
 		schedule_work(&io_inline_rd_free_work);
 }
