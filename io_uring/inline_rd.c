@@ -8,6 +8,7 @@
 #include <linux/bvec.h>
 #include <linux/llist.h>
 #include <linux/errno.h>
+#include <linux/export.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -227,8 +228,9 @@ void io_inline_rd_wake_nosleep(struct wait_queue_head *head, __poll_t mask,
  * For a waker whose wake-up happens deep in a call chain that holds locks
  * the read cannot be completed under: a signal's sender, whose wake-up of
  * signalfd readers runs under the target's siglock (and RCU, or
- * tasklist_lock), before the signal is even queued.  Call this where the
- * caller may sleep, before the chain; the wake-up in it calls
+ * tasklist_lock), before the signal is even queued; a FUSE requester, whose
+ * wake-up of the daemon runs under the input queue's lock.  Call this where
+ * the caller may sleep, before the chain; the wake-up in it calls
  * io_inline_rd_sender_wake(), which may claim one pending read; and
  * io_inline_rd_sender_end() after the chain completes that read.
  */
@@ -238,6 +240,7 @@ void io_inline_rd_sender_begin(struct io_inline_rd_batch *batch)
 	io_inline_rd_batch_init(batch, NULL);
 	batch->sender = true;
 }
+EXPORT_SYMBOL_GPL(io_inline_rd_sender_begin);
 
 /**
  * io_inline_rd_sender_wake - wake readers inside a sender's call chain
@@ -285,6 +288,7 @@ void io_inline_rd_sender_wake(struct wait_queue_head *head,
 	if (!batch->claimed)
 		batch->head = NULL;
 }
+EXPORT_SYMBOL_GPL(io_inline_rd_sender_wake);
 
 /**
  * io_inline_rd_sender_end - complete the read a sender's wake-up claimed
@@ -300,6 +304,7 @@ void io_inline_rd_sender_end(struct io_inline_rd_batch *batch)
 		__io_inline_rd_wake(batch->head, EPOLLIN, batch->ops, false,
 				    batch->seq_limit);
 }
+EXPORT_SYMBOL_GPL(io_inline_rd_sender_end);
 
 static void io_inline_rd_dest_free(struct io_ring_ctx *ctx,
 				   struct io_inline_rd_dest *dest)

@@ -14,9 +14,9 @@
  * context.  A waker that must not sleep (userfaultfd's faulting task, whose
  * task state is already set) calls io_inline_rd_wake_nosleep() with a read
  * of its own that does not sleep either.  A waker whose wake-up happens deep
- * in a call chain that holds locks (a signal's sender) brackets that chain
- * with io_inline_rd_sender_begin()/_end() where it may sleep, and wakes
- * with io_inline_rd_sender_wake().
+ * in a call chain that holds locks (a signal's sender, a FUSE requester)
+ * brackets that chain with io_inline_rd_sender_begin()/_end() where it may
+ * sleep, and wakes with io_inline_rd_sender_wake().
  *
  * The engine is io_uring/inline_read.rs (Rust); io_uring/inline_rd.c is
  * its C glue into io_uring.  The io_inline_rd_req_*() functions below are
