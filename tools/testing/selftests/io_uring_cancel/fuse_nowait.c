@@ -24,6 +24,7 @@
  * checks that the stat(2) failed with ENOENT, so the reply reached the
  * kernel. Anything else the kernel asks meanwhile is answered with -EIO.
  * Closing /dev/fuse aborts the connection, which ends a stat(2) left waiting.
+ * The mount, the handshake and the helper threads are fuse_util.h's.
  *
  * Fixtures:
  *  - dev: read(2) and preadv2(2) of the device, no ring.
@@ -60,6 +61,7 @@
 
 #include "../kselftest_harness.h"
 #include "inline_test.h"
+#include "fuse_util.h"
 
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT		0x00000008
@@ -87,119 +89,22 @@
 #define UD_READ			0x1000ULL
 #define UD_READ2		0x2000ULL
 
-/* The watchdog: SIGALRM interrupts a system call of the test's thread. */
-
-/* Set by the handler; read and cleared with atomics, as a signal may come any time. */
-static int watchdog_fired;
-
-static void on_watchdog(int sig)
-{
-	(void)sig;
-	__atomic_store_n(&watchdog_fired, 1, __ATOMIC_RELAXED);
-}
-
-static bool fired(void)
-{
-	return __atomic_load_n(&watchdog_fired, __ATOMIC_RELAXED);
-}
-
-/* Send SIGALRM in @ms; 0 disarms. */
-static void watchdog(unsigned int ms)
-{
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	it.it_value.tv_sec = ms / 1000;
-	it.it_value.tv_usec = (ms % 1000) * 1000;
-	if (ms)
-		__atomic_store_n(&watchdog_fired, 0, __ATOMIC_RELAXED);
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-/* For a failure message: whether the watchdog interrupted the call. */
-static const char *wd_note(void)
-{
-	return fired() ? " (it blocked until the watchdog fired)" : "";
-}
-
 /* The FUSE server. */
 
-/* A stat(2) of "<mount>/NAME", in a helper thread. */
-struct stat_req {
-	char path[64];
-	unsigned int delay_ms;	/* sleep this long first */
-	pid_t tid;		/* the thread: the pid of its request */
-	int err;		/* errno of stat(2), 0 if it succeeded */
-	bool done;		/* stat(2) returned (store-release) */
-};
-
 struct fuse_srv {
-	int fd;			/* /dev/fuse, blocking: the mount's connection */
-	char mnt[32];		/* the mount point */
-	bool own_dir;		/* mnt was made by mkdtemp(): remove it */
-	bool mounted;
+	struct fuse_mnt m;
 	char *buf;		/* BUF_LEN bytes, FILL before a read */
-	struct stat_req st;
-	pthread_t thr;
-	bool thr_running;
+	struct fuse_call st;	/* the helper's stat(2) of "<mount>/NAME" */
 };
-
-static void *stat_fn(void *arg)
-{
-	struct stat_req *r = arg;
-	struct stat sb;
-
-	r->tid = syscall(SYS_gettid);
-	if (r->delay_ms)
-		iou_sleep_us(r->delay_ms * 1000);
-	r->err = stat(r->path, &sb) ? errno : 0;
-	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
-	return NULL;
-}
 
 /* Start a helper thread that stat(2)s "<mount>/NAME" after @delay_ms. */
 static void start_stat(struct __test_metadata *_metadata, struct fuse_srv *s,
 		       unsigned int delay_ms)
 {
-	sigset_t all, old;
-	int ret;
+	char path[64];
 
-	ASSERT_FALSE(s->thr_running);
-	memset(&s->st, 0, sizeof(s->st));
-	snprintf(s->st.path, sizeof(s->st.path), "%s/%s", s->mnt, NAME);
-	s->st.delay_ms = delay_ms;
-	/* The helper takes no signal: the watchdog's SIGALRM is for this thread. */
-	sigfillset(&all);
-	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &all, &old));
-	ret = pthread_create(&s->thr, NULL, stat_fn, &s->st);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	ASSERT_EQ(0, ret) TH_LOG("pthread_create: %s", strerror(ret));
-	s->thr_running = true;
-}
-
-/* No request is queued on the device. */
-static void assert_idle(struct __test_metadata *_metadata, struct fuse_srv *s)
-{
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-	ASSERT_EQ(0, poll(&pfd, 1, 0)) TH_LOG("a request is queued (revents %#x)", pfd.revents);
-}
-
-/* Wait up to COMPLETE_MS until a request is queued on the device. */
-static void wait_queued(struct __test_metadata *_metadata, struct fuse_srv *s)
-{
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-	ASSERT_EQ(1, poll(&pfd, 1, COMPLETE_MS)) TH_LOG("no request queued");
-	ASSERT_EQ(POLLIN, pfd.revents & (POLLIN | POLLERR));
-}
-
-static void reply_err(struct __test_metadata *_metadata, int fd, __u64 unique, int err)
-{
-	struct fuse_out_header out = { .len = sizeof(out), .error = -err, .unique = unique };
-
-	ASSERT_EQ((ssize_t)sizeof(out), write(fd, &out, sizeof(out)))
-		TH_LOG("reply to request %llu: %s", (unsigned long long)unique, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", s->m.mnt, NAME);
+	fuse_stat_start(_metadata, &s->st, path, delay_ms);
 }
 
 /*
@@ -208,50 +113,8 @@ static void reply_err(struct __test_metadata *_metadata, int fd, __u64 unique, i
  */
 static __u64 check_lookup(struct __test_metadata *_metadata, struct fuse_srv *s, ssize_t n)
 {
-	struct fuse_in_header h;
-
-	ASSERT_LE((ssize_t)sizeof(h), n) TH_LOG("read %zd bytes", n);
-	memcpy(&h, s->buf, sizeof(h));
-	ASSERT_EQ((__u32)n, h.len) TH_LOG("the header says %u bytes, %zd were read", h.len, n);
-	ASSERT_EQ((__u32)FUSE_LOOKUP, h.opcode) TH_LOG("opcode %u", h.opcode);
-	ASSERT_NE(0ULL, (unsigned long long)h.unique);
-	ASSERT_EQ((__u64)FUSE_ROOT_ID, h.nodeid);
-	ASSERT_EQ((__u32)s->st.tid, h.pid) TH_LOG("not the helper's request");
-	ASSERT_EQ(LOOKUP_LEN, n);
-	check_bytes(_metadata, s->buf + sizeof(h), NAME, sizeof(NAME));
-	check_fill(_metadata, s->buf + n, BUF_LEN - n);
-	return h.unique;
-}
-
-/*
- * Wait up to COMPLETE_MS for the helper's stat(2) to return, answering with
- * read(2) whatever else the kernel asks meanwhile, and check that it got the
- * ENOENT its LOOKUP was answered with.
- */
-static void finish_stat(struct __test_metadata *_metadata, struct fuse_srv *s)
-{
-	__s64 deadline = iou_now_ns() + COMPLETE_MS * 1000000LL;
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-	struct fuse_in_header h;
-	char req[BUF_LEN];
-	ssize_t n;
-
-	while (!__atomic_load_n(&s->st.done, __ATOMIC_ACQUIRE)) {
-		ASSERT_LT(iou_now_ns(), deadline) TH_LOG("stat(2) did not return");
-		if (poll(&pfd, 1, 10) != 1)
-			continue;
-		n = read(s->fd, req, sizeof(req));
-		ASSERT_LE((ssize_t)sizeof(h), n) TH_LOG("read: %s", strerror(errno));
-		memcpy(&h, req, sizeof(h));
-		TH_LOG("answering another request, opcode %u", h.opcode);
-		if (h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET ||
-		    h.opcode == FUSE_INTERRUPT)
-			continue;
-		reply_err(_metadata, s->fd, h.unique, h.opcode == FUSE_LOOKUP ? ENOENT : EIO);
-	}
-	pthread_join(s->thr, NULL);
-	s->thr_running = false;
-	ASSERT_EQ(ENOENT, s->st.err) TH_LOG("stat(2): %s", strerror(s->st.err));
+	return fuse_check_lookup(_metadata, s->buf, n, BUF_LEN, NAME, fuse_call_tid(&s->st),
+				 (char)FILL);
 }
 
 /* The @n bytes in s->buf are the helper's LOOKUP: answer it and finish the stat(2). */
@@ -259,14 +122,15 @@ static void answer_lookup(struct __test_metadata *_metadata, struct fuse_srv *s,
 {
 	__u64 unique = check_lookup(_metadata, s, n);
 
-	reply_err(_metadata, s->fd, unique, ENOENT);
-	finish_stat(_metadata, s);
+	reply_err(_metadata, s->m.fd, unique, ENOENT);
+	fuse_finish_call(_metadata, s->m.fd, &s->st, ENOENT);
 }
 
 static void srv_init(struct fuse_srv *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->fd = -1;
+	fuse_mnt_init(&s->m);
+	fuse_call_init(&s->st);
 	s->buf = MAP_FAILED;
 }
 
@@ -276,110 +140,21 @@ static void srv_init(struct fuse_srv *s)
  */
 static const char *srv_open(struct __test_metadata *_metadata, struct fuse_srv *s)
 {
-	static char why[128];
-	struct sigaction sa;
+	const char *why = fuse_dev_open(&s->m);
 
-	if (geteuid())
-		return "needs root to mount a FUSE file system";
-	s->fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (s->fd < 0) {
-		snprintf(why, sizeof(why), "cannot open /dev/fuse: %s", strerror(errno));
+	if (why)
 		return why;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_watchdog;
-	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, watchdog_init());
 	s->buf = mmap(NULL, BUF_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, s->buf);
 	memset(s->buf, FILL, BUF_LEN);
 	return NULL;
 }
 
-/* Read FUSE_INIT with read(2) and answer it. Returns NULL or what went wrong. */
-static const char *fuse_handshake(struct fuse_srv *s)
-{
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-	static char why[128];
-	struct {
-		struct fuse_out_header h;
-		struct fuse_init_out o;
-	} rep;
-	struct fuse_init_in in;
-	struct fuse_in_header h;
-	ssize_t n;
-
-	if (poll(&pfd, 1, COMPLETE_MS) != 1)
-		return "no FUSE_INIT request after mount(2)";
-	n = read(s->fd, s->buf, BUF_LEN);
-	if (n < (ssize_t)sizeof(h)) {
-		snprintf(why, sizeof(why), "reading FUSE_INIT: %zd (%s)", n, strerror(errno));
-		return why;
-	}
-	memcpy(&h, s->buf, sizeof(h));
-	if (h.opcode != FUSE_INIT || h.len != n || n < (ssize_t)(sizeof(h) + 4 * sizeof(__u32))) {
-		snprintf(why, sizeof(why), "not a FUSE_INIT: opcode %u, len %u, read %zd",
-			 h.opcode, h.len, n);
-		return why;
-	}
-	memset(&in, 0, sizeof(in));
-	memcpy(&in, s->buf + sizeof(h), n - sizeof(h) < sizeof(in) ? n - sizeof(h) : sizeof(in));
-
-	memset(&rep, 0, sizeof(rep));
-	rep.h.len = sizeof(rep);
-	rep.h.unique = h.unique;
-	rep.o.major = FUSE_KERNEL_VERSION;
-	rep.o.minor = FUSE_KERNEL_MINOR_VERSION;
-	rep.o.max_readahead = in.max_readahead;
-	rep.o.max_write = MAX_WRITE;
-	if (write(s->fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep)) {
-		snprintf(why, sizeof(why), "replying to FUSE_INIT (kernel %u.%u): %s",
-			 in.major, in.minor, strerror(errno));
-		return why;
-	}
-	return NULL;
-}
-
-/*
- * Mount the file system and answer FUSE_INIT: once the INIT reply is written,
- * the connection is initialised and requests flow.
- *
- * In a private mount namespace the file system is mounted over /tmp, which
- * only this test sees: when the test ends, however it ends, the namespace
- * and the mount go away and nothing is left behind. (At -O2 the harness's
- * `child` may be clobbered by the longjmp() of a failed ASSERT, and then the
- * teardown does not run.) Without one it is mounted on a new directory in
- * /tmp, which the teardown removes. The teardown does not run either when the
- * set-up fails, so this cleans up after itself before it fails.
- */
+/* Mount the file system and answer FUSE_INIT (see fuse_mount()). */
 static void srv_mount(struct __test_metadata *_metadata, struct fuse_srv *s)
 {
-	const char *err;
-	char data[96];
-	int ret;
-
-	if (!unshare(CLONE_NEWNS)) {
-		ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-			TH_LOG("making the mounts private: %s", strerror(errno));
-		snprintf(s->mnt, sizeof(s->mnt), "/tmp");
-	} else {
-		snprintf(s->mnt, sizeof(s->mnt), "/tmp/iouc_fuse.XXXXXX");
-		ASSERT_NE(NULL, mkdtemp(s->mnt)) TH_LOG("mkdtemp in /tmp: %s", strerror(errno));
-		s->own_dir = true;
-	}
-	snprintf(data, sizeof(data), "fd=%d,rootmode=40000,user_id=0,group_id=0", s->fd);
-	ret = mount("iu-fuse", s->mnt, "fuse", MS_NOSUID | MS_NODEV, data) ? errno : 0;
-	if (ret && s->own_dir)
-		rmdir(s->mnt);
-	ASSERT_EQ(0, ret) TH_LOG("mount(fuse, %s, %s): %s", s->mnt, data, strerror(ret));
-
-	err = fuse_handshake(s);
-	if (err) {
-		umount2(s->mnt, MNT_DETACH);
-		if (s->own_dir)
-			rmdir(s->mnt);
-	}
-	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
-	s->mounted = true;
+	fuse_mount(_metadata, &s->m, s->buf, BUF_LEN, MAX_WRITE, 0);
 	memset(s->buf, FILL, BUF_LEN);
 }
 
@@ -390,21 +165,10 @@ static void srv_mount(struct __test_metadata *_metadata, struct fuse_srv *s)
  */
 static void srv_teardown(struct fuse_srv *s)
 {
-	__s64 deadline = iou_now_ns() + CLOSE_MS * 1000000LL;
-
 	watchdog(0);
-	if (s->mounted)
-		umount2(s->mnt, MNT_DETACH);
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	while (s->thr_running && !__atomic_load_n(&s->st.done, __ATOMIC_ACQUIRE) &&
-	       iou_now_ns() < deadline)
-		iou_sleep_us(1000);
-	if (s->thr_running && __atomic_load_n(&s->st.done, __ATOMIC_ACQUIRE))
-		pthread_join(s->thr, NULL);
-	if (s->own_dir)
-		rmdir(s->mnt);
+	fuse_unmount(&s->m);
+	fuse_call_reap(&s->st, CLOSE_MS);
+	fuse_rmdir(&s->m);
 	if (s->buf != MAP_FAILED)
 		munmap(s->buf, BUF_LEN);
 }
@@ -440,7 +204,7 @@ static ssize_t dev_preadv2(struct fuse_srv *s, size_t len, int flags, int *err)
 	ssize_t n;
 
 	watchdog(COMPLETE_MS);
-	n = preadv2(s->fd, &iov, 1, -1, flags);
+	n = preadv2(s->m.fd, &iov, 1, -1, flags);
 	*err = errno;
 	watchdog(0);
 	return n;
@@ -449,13 +213,7 @@ static ssize_t dev_preadv2(struct fuse_srv *s, size_t len, int flags, int *err)
 /* read(2) of @len bytes into s->buf, under the watchdog; sets @err. */
 static ssize_t dev_read(struct fuse_srv *s, size_t len, int *err)
 {
-	ssize_t n;
-
-	watchdog(COMPLETE_MS);
-	n = read(s->fd, s->buf, len);
-	*err = errno;
-	watchdog(0);
-	return n;
+	return fuse_dev_read(s->m.fd, s->buf, len, err);
 }
 
 /* RWF_NOWAIT with nothing queued: EAGAIN at once (EOPNOTSUPP without FMODE_NOWAIT). */
@@ -464,7 +222,7 @@ TEST_F_TIMEOUT(dev, nowait_empty, 30)
 	ssize_t n;
 	int err;
 
-	assert_idle(_metadata, &self->s);
+	assert_idle(_metadata, self->s.m.fd);
 	n = dev_preadv2(&self->s, BUF_LEN, RWF_NOWAIT, &err);
 	ASSERT_EQ(-1, n) TH_LOG("preadv2(RWF_NOWAIT) read %zd bytes", n);
 	ASSERT_EQ(EAGAIN, err) TH_LOG("preadv2(RWF_NOWAIT) with nothing queued: %s%s",
@@ -479,7 +237,7 @@ TEST_F_TIMEOUT(dev, nowait_queued, 30)
 	int err;
 
 	start_stat(_metadata, &self->s, 0);
-	wait_queued(_metadata, &self->s);
+	wait_queued(_metadata, self->s.m.fd);
 	n = dev_preadv2(&self->s, BUF_LEN, RWF_NOWAIT, &err);
 	ASSERT_EQ(LOOKUP_LEN, n) TH_LOG("preadv2(RWF_NOWAIT) with a request queued: %s%s",
 					n < 0 ? strerror(err) : "wrong length", wd_note());
@@ -496,7 +254,7 @@ TEST_F_TIMEOUT(dev, small_buf, 30)
 	int err;
 
 	start_stat(_metadata, &self->s, 0);
-	wait_queued(_metadata, &self->s);
+	wait_queued(_metadata, self->s.m.fd);
 
 	n = dev_read(&self->s, SMALL_LEN, &err);
 	ASSERT_EQ(-1, n) TH_LOG("read(2) of %d bytes got %zd", SMALL_LEN, n);
@@ -509,7 +267,7 @@ TEST_F_TIMEOUT(dev, small_buf, 30)
 	check_fill(_metadata, self->s.buf, BUF_LEN);
 
 	/* The request is still there. */
-	wait_queued(_metadata, &self->s);
+	wait_queued(_metadata, self->s.m.fd);
 	n = dev_read(&self->s, BUF_LEN, &err);
 	ASSERT_EQ(LOOKUP_LEN, n) TH_LOG("read(2): %s%s", strerror(err), wd_note());
 	answer_lookup(_metadata, &self->s, n);
@@ -518,12 +276,12 @@ TEST_F_TIMEOUT(dev, small_buf, 30)
 /* O_NONBLOCK (unchanged): EAGAIN with nothing queued, then the request. */
 TEST_F_TIMEOUT(dev, nonblock, 30)
 {
-	int fl = fcntl(self->s.fd, F_GETFL), err;
+	int fl = fcntl(self->s.m.fd, F_GETFL), err;
 	ssize_t n;
 
 	ASSERT_NE(-1, fl);
-	ASSERT_EQ(0, fcntl(self->s.fd, F_SETFL, fl | O_NONBLOCK));
-	assert_idle(_metadata, &self->s);
+	ASSERT_EQ(0, fcntl(self->s.m.fd, F_SETFL, fl | O_NONBLOCK));
+	assert_idle(_metadata, self->s.m.fd);
 	n = dev_read(&self->s, BUF_LEN, &err);
 	ASSERT_EQ(-1, n);
 	ASSERT_EQ(EAGAIN, err) TH_LOG("O_NONBLOCK read(2) with nothing queued: %s%s",
@@ -531,10 +289,10 @@ TEST_F_TIMEOUT(dev, nonblock, 30)
 	check_fill(_metadata, self->s.buf, BUF_LEN);
 
 	start_stat(_metadata, &self->s, 0);
-	wait_queued(_metadata, &self->s);
+	wait_queued(_metadata, self->s.m.fd);
 	n = dev_read(&self->s, BUF_LEN, &err);
 	ASSERT_EQ(LOOKUP_LEN, n) TH_LOG("O_NONBLOCK read(2): %s%s", strerror(err), wd_note());
-	ASSERT_EQ(0, fcntl(self->s.fd, F_SETFL, fl));
+	ASSERT_EQ(0, fcntl(self->s.m.fd, F_SETFL, fl));
 	answer_lookup(_metadata, &self->s, n);
 }
 
@@ -547,7 +305,7 @@ TEST_F_TIMEOUT(dev, blocking_read, 30)
 	ssize_t n;
 	int err;
 
-	assert_idle(_metadata, &self->s);
+	assert_idle(_metadata, self->s.m.fd);
 	start_stat(_metadata, &self->s, DELAY_MS);
 	n = dev_read(&self->s, BUF_LEN, &err);
 	ASSERT_EQ(LOOKUP_LEN, n) TH_LOG("blocking read(2): %s%s", strerror(err), wd_note());
@@ -609,9 +367,9 @@ static void queue_dev_read(struct __test_metadata *_metadata, struct _test_data_
 	struct io_uring_sqe *sqe = get_sqe(_metadata, &self->ring);
 
 	if (op == IORING_OP_READ_FIXED)
-		iou_prep_read_fixed(sqe, self->s.fd, self->s.buf, len, IOU_POS_CUR, 0, ud);
+		iou_prep_read_fixed(sqe, self->s.m.fd, self->s.buf, len, IOU_POS_CUR, 0, ud);
 	else
-		iou_prep_read(sqe, self->s.fd, self->s.buf, len, IOU_POS_CUR, ud);
+		iou_prep_read(sqe, self->s.m.fd, self->s.buf, len, IOU_POS_CUR, ud);
 	sqe->rw_flags = rw_flags;
 }
 
@@ -645,7 +403,7 @@ static void read_waits(struct __test_metadata *_metadata, struct _test_data_ring
 {
 	int res;
 
-	assert_idle(_metadata, &self->s);
+	assert_idle(_metadata, self->s.m.fd);
 	queue_dev_read(_metadata, self, op, BUF_LEN, 0, UD_READ);
 	submit_reads(_metadata, self, 1);
 	assert_no_cqe(_metadata, &self->ring);
@@ -664,7 +422,7 @@ static void read_queued(struct __test_metadata *_metadata, struct _test_data_rin
 	int res;
 
 	start_stat(_metadata, &self->s, 0);
-	wait_queued(_metadata, &self->s);
+	wait_queued(_metadata, self->s.m.fd);
 	queue_dev_read(_metadata, self, op, BUF_LEN, rw_flags, UD_READ);
 	submit_reads(_metadata, self, 1);
 	res = reap_read(_metadata, self);
@@ -677,7 +435,7 @@ TEST_F_TIMEOUT(ring, nowait_empty, 30)
 {
 	int res;
 
-	assert_idle(_metadata, &self->s);
+	assert_idle(_metadata, self->s.m.fd);
 	queue_dev_read(_metadata, self, IORING_OP_READ, BUF_LEN, RWF_NOWAIT, UD_READ);
 	submit_reads(_metadata, self, 1);
 	res = reap_read(_metadata, self);
@@ -721,7 +479,7 @@ TEST_F_TIMEOUT(ring, small_buf, 30)
 	int res;
 
 	start_stat(_metadata, &self->s, 0);
-	wait_queued(_metadata, &self->s);
+	wait_queued(_metadata, self->s.m.fd);
 	queue_dev_read(_metadata, self, IORING_OP_READ_FIXED, SMALL_LEN, 0, UD_READ);
 	queue_dev_read(_metadata, self, IORING_OP_READ, SMALL_LEN, 0, UD_READ2);
 	submit_reads(_metadata, self, 2);
@@ -733,8 +491,8 @@ TEST_F_TIMEOUT(ring, small_buf, 30)
 	check_fill(_metadata, self->s.buf, BUF_LEN);
 
 	/* The request is still there. */
-	wait_queued(_metadata, &self->s);
-	n = read(self->s.fd, self->s.buf, BUF_LEN);
+	wait_queued(_metadata, self->s.m.fd);
+	n = read(self->s.m.fd, self->s.buf, BUF_LEN);
 	ASSERT_EQ(LOOKUP_LEN, n) TH_LOG("read(2): %s", strerror(errno));
 	answer_lookup(_metadata, &self->s, n);
 }
