@@ -15,7 +15,8 @@ Benchmarks io_uring reads completed inline by the writer (IORING_SETUP_INLINE_RE
 against the stock io_uring paths, a blocking read(2) thread and epoll, per file type.
 
 Selection (comma-separated lists; default: everything):
-  --types LIST        file types: pipe,eventfd,uffd,signalfd (default: all)
+  --types LIST        file types: pipe,eventfd,uffd,signalfd,fuse,fuse-read
+                      (default: all)
   --kinds LIST        latency,throughput,batch
   --modes LIST        reader modes: busy,sleep
   --methods LIST      inline,poll,defer,inline-defer,iowq,blocking,epoll
@@ -217,13 +218,18 @@ mod tests {
         assert_eq!(o.methods, vec![Method::Poll, Method::Epoll]);
         assert!(parse_from(["--methods", "nope"]).is_err());
         assert!(parse_from(["--types", "fifo"]).is_err());
-        assert_eq!(o.types, vec!["pipe", "eventfd", "uffd", "signalfd"]);
-        assert!(USAGE.contains("pipe,eventfd,uffd,signalfd (default: all)"));
+        assert_eq!(
+            o.types,
+            vec!["pipe", "eventfd", "uffd", "signalfd", "fuse", "fuse-read"]
+        );
+        assert!(USAGE.contains("pipe,eventfd,uffd,signalfd,fuse,fuse-read\n"));
         let o = parse_from(["--types", "eventfd"]).unwrap();
         assert_eq!(o.types, vec!["eventfd"]);
         let o = parse_from(["--types", "uffd,pipe"]).unwrap();
         assert_eq!(o.types, vec!["uffd", "pipe"]);
         let o = parse_from(["--types", "signalfd"]).unwrap();
         assert_eq!(o.types, vec!["signalfd"]);
+        let o = parse_from(["--types", "fuse-read,fuse"]).unwrap();
+        assert_eq!(o.types, vec!["fuse-read", "fuse"]);
     }
 }

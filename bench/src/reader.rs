@@ -9,6 +9,11 @@
 //! records the latency of each (the time it saw the completion minus the
 //! writer's timestamp). The round in which the messages are the writer's
 //! terminators is the last.
+//!
+//! A read that a type sets aside as housekeeping ([`Channel::housekeeping`]:
+//! a request of the kernel's own on a FUSE connection, which the type has
+//! answered) is no message: the reader re-arms that channel's read at once
+//! and goes on waiting for the message of the round.
 
 use std::collections::BTreeMap;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -69,6 +74,17 @@ fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
 }
 
+/// What one read was, for the loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivered {
+    /// Housekeeping the type answered itself: read that channel again.
+    Aside,
+    /// The channel's next message(s).
+    Message,
+    /// The channel's terminator: the last read of the case on it.
+    Terminator,
+}
+
 /// Checks and records what the reads deliver (shared by every method).
 struct Recorder<'a> {
     cx: &'a ReaderCtx<'a>,
@@ -122,10 +138,16 @@ impl<'a> Recorder<'a> {
         self.round_last_seen = 0;
     }
 
-    /// A read of channel `ch` returned `data`, seen at `seen`. Returns
-    /// whether it was the channel's terminator.
-    fn on_data(&mut self, ch: usize, data: &[u8], seen: u64) -> Result<bool, String> {
+    /// A read of channel `ch` returned `data`, seen at `seen`. Returns what
+    /// it was: housekeeping set aside, a message, or the terminator.
+    fn on_data(&mut self, ch: usize, data: &[u8], seen: u64) -> Result<Delivered, String> {
         let chan = &self.cx.chans[ch];
+        if chan
+            .housekeeping(data)
+            .map_err(|e| format!("channel {ch}: {e}"))?
+        {
+            return Ok(Delivered::Aside);
+        }
         let seq = self.next_seq[ch];
         let got = chan
             .check(data, seq)
@@ -167,7 +189,11 @@ impl<'a> Recorder<'a> {
                 }
             }
         }
-        Ok(term)
+        Ok(if term {
+            Delivered::Terminator
+        } else {
+            Delivered::Message
+        })
     }
 
     /// Bottom of a round: returns whether it was the last.
@@ -213,11 +239,29 @@ pub fn run(cx: &ReaderCtx) -> Result<ReaderOut, String> {
         Method::Blocking => run_blocking(cx),
         Method::Epoll => run_epoll(cx),
         _ => run_uring(cx),
-    }?;
+    }
+    .map_err(|e| after_abort(cx.shared, e))?;
     for ch in cx.chans {
         ch.reader_end();
     }
     Ok(out)
+}
+
+/// An error met once the case was being aborted is a consequence of the
+/// abort (a FUSE connection the harness aborted fails the reads with
+/// `ENODEV`), not the case's failure: it is marked so, and the harness
+/// reports the cause instead (ending in [`ABORTED`]).
+fn after_abort(shared: &Shared, e: String) -> String {
+    if shared.aborted() && !e.ends_with(ABORTED) {
+        format!("{e}, after the case was {ABORTED}")
+    } else {
+        e
+    }
+}
+
+/// The longest read of any of the channels.
+fn max_read_len(chans: &[Box<dyn Channel>]) -> usize {
+    chans.iter().map(|c| c.read_len()).max().unwrap_or(0)
 }
 
 /// `io_uring_enter`, retried on `EINTR` unless the case was aborted.
@@ -240,7 +284,7 @@ fn enter(
 
 fn run_uring(cx: &ReaderCtx) -> Result<ReaderOut, String> {
     let k = cx.chans.len();
-    let mut bufs = PageBuffers::new(k)?;
+    let mut bufs = PageBuffers::new(k, max_read_len(cx.chans))?;
     let entries = (2 * k as u32).next_power_of_two().max(4);
     let mut ring = Ring::new(entries, cx.method.setup_flags()).map_err(|(_, m)| m)?;
     if cx.method.is_inline() && ring.features() & FEAT_INLINE_READ == 0 {
@@ -316,10 +360,21 @@ fn uring_loop(
                     return Err(format!("channel {i}: read returned {} bytes", cqe.res));
                 }
                 let data = bufs.slot(i, cqe.res as usize);
-                if !rec.on_data(i, data, now)? {
-                    arm(ring, bufs, i)?;
+                match rec.on_data(i, data, now)? {
+                    Delivered::Aside => {
+                        // Not this round's message: read again, submitted
+                        // now (a busy or paced reader submits nothing else
+                        // until the next round).
+                        arm(ring, bufs, i)?;
+                        let n = ring.unsubmitted();
+                        enter(ring, cx.shared, n, 0, 0)?;
+                    }
+                    Delivered::Message => {
+                        arm(ring, bufs, i)?;
+                        seen += 1;
+                    }
+                    Delivered::Terminator => seen += 1,
                 }
-                seen += 1;
                 continue;
             }
             if cx.shared.aborted() {
@@ -382,10 +437,14 @@ fn run_blocking(cx: &ReaderCtx) -> Result<ReaderOut, String> {
             cx.shared.ack();
         }
         first = false;
-        let n =
-            read_fd(ch.read_fd(), &mut buf, cx.shared)?.ok_or("blocking read returned EAGAIN")?;
-        let now = now_ns();
-        rec.on_data(0, &buf[..n], now)?;
+        loop {
+            let n = read_fd(ch.read_fd(), &mut buf, cx.shared)?
+                .ok_or("blocking read returned EAGAIN")?;
+            let now = now_ns();
+            if rec.on_data(0, &buf[..n], now)? != Delivered::Aside {
+                break;
+            }
+        }
         if rec.end_round()? {
             break;
         }
@@ -413,7 +472,7 @@ fn run_epoll(cx: &ReaderCtx) -> Result<ReaderOut, String> {
         }
     }
     let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; k];
-    let mut buf = vec![0u8; 4096];
+    let mut buf = vec![0u8; max_read_len(cx.chans)];
     let mut rec = Recorder::new(cx);
     let mut first = true;
     loop {
@@ -445,7 +504,11 @@ fn run_epoll(cx: &ReaderCtx) -> Result<ReaderOut, String> {
                     continue;
                 };
                 let now = now_ns();
-                rec.on_data(i, &buf[..got], now)?;
+                if rec.on_data(i, &buf[..got], now)? == Delivered::Aside {
+                    // Level-triggered: the channel is reported again if
+                    // its message is already there.
+                    continue;
+                }
                 done[i] = true;
                 seen += 1;
             }

@@ -364,9 +364,10 @@ impl Report {
         let _ = writeln!(
             m,
             "- latency: the writer stamps `CLOCK_MONOTONIC` into the message just before \
-             its `write(2)` (eventfd, uffd and signalfd, whose messages cannot carry it: into \
-             shared memory, indexed by sequence number; uffd: just before the faulting load; \
-             signalfd: just before `rt_tgsigqueueinfo(2)`); the reader \
+             its `write(2)` (eventfd, uffd, signalfd and fuse, whose messages cannot carry it: \
+             into shared memory, indexed by sequence number; uffd: just before the faulting \
+             load; signalfd: just before `rt_tgsigqueueinfo(2)`; fuse: just before the \
+             `stat(2)` or `pread(2)` on the mount); the reader \
              subtracts it from the time it sees the completion. \
              Latency and batch cases are paced: the writer writes only once the reader's \
              reads are armed (busy: it spins on a shared counter; sleep: it sleeps on a \

@@ -372,17 +372,25 @@ impl Ring {
     }
 }
 
-/// Page-aligned anonymous buffers, one page per slot, so that no read
-/// buffer straddles a page (the inline path pins the pages it writes).
+/// The page size the read buffers are laid out in.
+const PAGE: usize = 4096;
+
+/// Page-aligned anonymous buffers, one slot of whole pages per read, so that
+/// no read buffer shares a page with another (the inline path pins the
+/// pages it writes). Slots are one page unless a type's reads are longer
+/// (`/dev/fuse`: 8 KiB, two pages).
 pub struct PageBuffers {
     map: *mut u8,
     len: usize,
+    slot_len: usize,
 }
 
 impl PageBuffers {
-    /// Maps `slots` zeroed pages.
-    pub fn new(slots: usize) -> Result<PageBuffers, String> {
-        let len = slots.max(1) * 4096;
+    /// Maps `slots` zeroed slots of at least `min_len` bytes each (rounded
+    /// up to whole pages, at least one).
+    pub fn new(slots: usize, min_len: usize) -> Result<PageBuffers, String> {
+        let slot_len = min_len.max(1).div_ceil(PAGE) * PAGE;
+        let len = slots.max(1) * slot_len;
         // SAFETY: a fresh private anonymous mapping.
         let p = unsafe {
             libc::mmap(
@@ -397,20 +405,24 @@ impl PageBuffers {
         if p == libc::MAP_FAILED {
             return Err(os_err("mmap(buffers)", errno()));
         }
-        Ok(PageBuffers { map: p.cast(), len })
+        Ok(PageBuffers {
+            map: p.cast(),
+            len,
+            slot_len,
+        })
     }
 
-    /// The start of slot `i` (4096 bytes).
+    /// The start of slot `i` (whole pages, at least the `min_len` asked for).
     pub fn ptr(&self, i: usize) -> *mut u8 {
-        assert!((i + 1) * 4096 <= self.len);
+        assert!((i + 1) * self.slot_len <= self.len);
         // SAFETY: in bounds, checked above.
-        unsafe { self.map.add(i * 4096) }
+        unsafe { self.map.add(i * self.slot_len) }
     }
 
     /// Slot `i`'s first `len` bytes. The caller must not have a read into
     /// that slot in flight.
     pub fn slot(&self, i: usize, len: usize) -> &[u8] {
-        assert!(len <= 4096);
+        assert!(len <= self.slot_len);
         // SAFETY: in bounds (checked by `ptr` and above); the mapping lives
         // as long as `self`. No read into the slot is in flight (caller).
         unsafe { std::slice::from_raw_parts(self.ptr(i), len) }
@@ -419,7 +431,7 @@ impl PageBuffers {
     /// Zeroes the first `len` bytes of slot `i` before it is read into
     /// again, so stale data cannot pass for a new message.
     pub fn clear(&mut self, i: usize, len: usize) {
-        assert!(len <= 4096);
+        assert!(len <= self.slot_len);
         // SAFETY: in bounds; no read into the slot is in flight (caller).
         unsafe { ptr::write_bytes(self.ptr(i), 0, len) };
     }

@@ -673,6 +673,170 @@ mod tests {
         }
     }
 
+    /// A pipe whose every message is preceded by a housekeeping message
+    /// (all 0xff), which [`Channel::housekeeping`] sets aside: the reader
+    /// loops must read again and count only the real messages.
+    struct Chatty;
+
+    struct ChattyChannel {
+        rd: std::os::fd::OwnedFd,
+        wr: std::os::fd::OwnedFd,
+    }
+
+    const CHATTY: usize = 16;
+
+    impl FileType for Chatty {
+        fn name(&self) -> &'static str {
+            "chatty"
+        }
+
+        fn open(&self, cfg: &OpenCfg) -> Result<Box<dyn Channel>, String> {
+            use std::os::fd::FromRawFd;
+            let mut fds = [0; 2];
+            let flags = libc::O_CLOEXEC;
+            // SAFETY: `fds` has room for the two fds pipe2 writes.
+            assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) }, 0);
+            if cfg.nonblocking_read {
+                // SAFETY: a valid fd; F_SETFL takes an int flag set.
+                let r = unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) };
+                assert_eq!(r, 0);
+            }
+            // SAFETY: pipe2 succeeded: both fds are new and ours.
+            let (rd, wr) = unsafe {
+                (
+                    std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                    std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+                )
+            };
+            Ok(Box::new(ChattyChannel { rd, wr }))
+        }
+    }
+
+    impl Channel for ChattyChannel {
+        fn read_fd(&self) -> std::os::fd::RawFd {
+            std::os::fd::AsRawFd::as_raw_fd(&self.rd)
+        }
+
+        fn read_len(&self) -> usize {
+            CHATTY
+        }
+
+        fn send(&self, seq: u64, _ts_ns: u64) -> Result<(), (i32, String)> {
+            let mut m = [0u8; CHATTY];
+            m[..8].copy_from_slice(&seq.to_ne_bytes());
+            m[8..].copy_from_slice(&(!seq).to_ne_bytes());
+            for b in [[0xff; CHATTY], m] {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&self.wr);
+                // SAFETY: `b` is a valid buffer of the length passed.
+                let n = unsafe { libc::write(fd, b.as_ptr().cast(), CHATTY) };
+                if n != CHATTY as isize {
+                    let e = crate::sys::errno();
+                    return Err((e, crate::sys::os_err("write", e)));
+                }
+            }
+            Ok(())
+        }
+
+        fn housekeeping(&self, data: &[u8]) -> Result<bool, String> {
+            Ok(data.iter().all(|&b| b == 0xff))
+        }
+
+        fn check(&self, data: &[u8], seq: u64) -> Result<crate::types::Received, String> {
+            let mut m = [0u8; CHATTY];
+            m[..8].copy_from_slice(&seq.to_ne_bytes());
+            m[8..].copy_from_slice(&(!seq).to_ne_bytes());
+            if data != m {
+                return Err(format!("expected message {seq}, read {data:02x?}"));
+            }
+            Ok(crate::types::Received {
+                msgs: 1,
+                ts_ns: None,
+            })
+        }
+    }
+
+    /// Reads a type sets aside as housekeeping are read again and not
+    /// counted, by every method, in every kind.
+    #[test]
+    fn housekeeping_reads_are_set_aside() {
+        crate::sys::install_kick_handler().unwrap();
+        let caps = probe();
+        let methods = [
+            Method::Poll,
+            Method::Defer,
+            Method::Iowq,
+            Method::Blocking,
+            Method::Epoll,
+        ];
+        let ty: &'static dyn FileType = &Chatty;
+        for case in crate::case::cases(&[ty], &Kind::ALL, &Mode::ALL, &methods) {
+            let r = run_case(&case, &settings(None, 10.0), &caps);
+            if r.status == Status::Skipped {
+                eprintln!("{}: skipped: {:?}", case.label(), r.reason);
+                continue;
+            }
+            assert_eq!(r.status, Status::Ok, "{}: {:?}", case.label(), r.reason);
+            assert_eq!(r.messages, 300, "{}", case.label());
+            assert_eq!(r.reads, 300, "{}", case.label());
+        }
+    }
+
+    /// The two FUSE types through the whole harness on the stock paths
+    /// (sleeping readers only): every case passes; with a request left out,
+    /// unpaced cases fail the check of the next request (and the aborted
+    /// connection releases the writer, blocked in a request the reader will
+    /// not answer) and a paced one hangs and is stopped with that reason,
+    /// not with the reads the abort fails; the batch kind is skipped; no
+    /// mount is left behind.
+    #[test]
+    fn fuse_cases_on_the_stock_paths() {
+        let types: [&'static dyn FileType; 2] =
+            [&crate::types::fuse::Fuse, &crate::types::fuse::FuseRead];
+        if let Some(why) = types[0].unavailable() {
+            eprintln!("fuse harness test skipped: {why}");
+            return;
+        }
+        crate::sys::install_kick_handler().unwrap();
+        let caps = probe();
+        let methods = [
+            Method::Poll,
+            Method::Defer,
+            Method::Iowq,
+            Method::Blocking,
+            Method::Epoll,
+        ];
+        for case in crate::case::cases(&types, &Kind::ALL, &[Mode::Sleep], &methods) {
+            let r = run_case(&case, &settings(None, 10.0), &caps);
+            if case.kind == Kind::Batch {
+                assert_eq!(r.status, Status::Skipped, "{}", case.label());
+                continue;
+            }
+            if r.status == Status::Skipped {
+                eprintln!("{}: skipped: {:?}", case.label(), r.reason);
+                continue;
+            }
+            assert_eq!(r.status, Status::Ok, "{}: {:?}", case.label(), r.reason);
+            assert_eq!(r.messages, 300, "{}", case.label());
+            if case.kind == Kind::Latency && case.method != Method::Blocking {
+                continue; // each takes the whole (short) case timeout
+            }
+            let lost = run_case(&case, &settings(Some(10), 0.5), &caps);
+            assert_eq!(lost.status, Status::Failed, "{}", case.label());
+            let why = lost.reason.unwrap_or_default();
+            let expect = match (case.kind.paced(), case.ty.name()) {
+                (true, _) => "timed out",
+                (false, "fuse") => "LOOKUP of \"m11\", expected \"m10\"",
+                (false, _) => "READ at offset 704 (message 11), expected 640",
+            };
+            assert!(why.contains(expect), "{}: {why}", case.label());
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        assert!(
+            !mounts.contains("iub-fuse."),
+            "a FUSE mount was left: {mounts}"
+        );
+    }
+
     /// The signalfd type through the whole harness on the stock paths
     /// (sleeping readers only): every case passes, throughput across the
     /// writer's window (2000 signals > 256); with a signal left out,

@@ -4,12 +4,15 @@
 //! [`FileType`] (how to make a channel) and [`Channel`] (how one message is
 //! sent, and how a completed read is checked); the harness does the rest.
 //!
-//! To add a type (fuse): write `types/<name>.rs` with a
+//! To add a type: write `types/<name>.rs` with a
 //! `FileType` implementation and list it in [`all`]. Types whose reads
 //! answer requests (userfaultfd, fuse: the writer's system call or memory
 //! access only returns once the reader replies) implement
 //! [`Channel::reply`], and [`Channel::abort`] when a signal cannot release
-//! a writer waiting for a reply that will not come (userfaultfd); types
+//! a writer waiting for a reply that will not come (userfaultfd, fuse);
+//! types whose file may also deliver requests that are not messages (a FUSE
+//! connection: the kernel's own `FORGET`, `INTERRUPT`, `GETATTR`) answer
+//! them in [`Channel::housekeeping`], and the reader reads again; types
 //! whose messages cannot carry a timestamp return `ts_ns: None` from
 //! [`Channel::check`] and the harness uses the time the writer recorded just
 //! before its system call (that of the oldest message the read consumed);
@@ -24,6 +27,7 @@ use std::os::fd::RawFd;
 use crate::case::{Kind, Method, Mode};
 
 pub mod eventfd;
+pub mod fuse;
 pub mod pipe;
 pub mod signalfd;
 pub mod uffd;
@@ -78,6 +82,16 @@ pub trait Channel: Send + Sync {
     /// call. `ts_ns` is the `CLOCK_MONOTONIC` time taken just before.
     /// Must return `EINTR` errors unchanged (the harness retries or aborts).
     fn send(&self, seq: u64, ts_ns: u64) -> Result<(), (i32, String)>;
+
+    /// Sets aside a read that is no message at all (called before
+    /// [`Channel::check`] for every read): requests of the kernel's own on
+    /// a request/response file, which the type answers here if they need
+    /// an answer (FUSE: `FORGET`, `INTERRUPT`, `GETATTR` of the root).
+    /// `Ok(true)`: it was such a read, answered; the reader reads that
+    /// channel again for its message. `Ok(false)`: it is for `check`.
+    fn housekeeping(&self, _data: &[u8]) -> Result<bool, String> {
+        Ok(false)
+    }
 
     /// Checks the bytes a read returned: they must be message `seq`, whole
     /// and intact. Returns what was delivered.
@@ -157,6 +171,8 @@ pub fn all() -> Vec<&'static dyn FileType> {
         &eventfd::Eventfd,
         &uffd::Uffd,
         &signalfd::Signalfd,
+        &fuse::Fuse,
+        &fuse::FuseRead,
     ]
 }
 
