@@ -50,14 +50,24 @@
  *    below the minimum fails at once; an abort (fusectl) and an unmount end
  *    a pending read (-ENODEV, or -ECONNABORTED for an abort when the daemon
  *    negotiated FUSE_ABORT_ERROR); the read of a daemon that exited, was
- *    killed or closed its ring consumes nothing; a background request (FUSE_RELEASE) reaches
- *    an inline ring's read through the stock path.
+ *    killed or closed its ring consumes nothing; a background request
+ *    (FUSE_RELEASE) and a FUSE_INTERRUPT (of a LOOKUP already read, queued
+ *    when its client takes a signal) reach an inline ring's read through
+ *    the stock path; an INTERRUPT or a FORGET (of the inode whose dentry a
+ *    FUSE_NOTIFY_INVAL_ENTRY dropped) left queued on the device is taken at
+ *    submission by the first of two reads, and the next client's LOOKUP
+ *    completes the second (inline, with the flag). A read that finds
+ *    something queued takes it at once, and the plain wake-up that queues an
+ *    INTERRUPT or a FORGET hands every pending read to the stock path: so no
+ *    test can make a requester's inline read find one ahead of its request.
  *
  * Each test mounts a FUSE file system that it serves itself, raw (see
  * fuse_util.h), over /tmp in a private mount namespace, answering FUSE_INIT
  * with read(2) and write(2) and negotiating no optional feature (so READs
- * of a FOPEN_DIRECT_IO file are synchronous). Every entry and attribute is
- * answered with a timeout of 0, so that every access reaches the server.
+ * of a FOPEN_DIRECT_IO file are synchronous) but FUSE_ABORT_ERROR or
+ * FUSE_PARALLEL_DIROPS where a test needs it. Every entry and attribute is
+ * answered with a timeout of 0 (forget_first's attributes excepted), so that
+ * every access reaches the server.
  *
  * The read_fixed, too_large and small_buf tests need the series' "fuse:
  * honour IOCB_NOWAIT in /dev/fuse reads" (FMODE_NOWAIT, bvec destinations),
@@ -76,6 +86,7 @@
  * memory.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -129,6 +140,17 @@
 /* A name the file systems do not have: its LOOKUP carries it with its NUL. */
 #define NAME			"iu-name"
 #define LOOKUP_LEN		((int)(sizeof(struct fuse_in_header) + sizeof(NAME)))
+/* Another one, as long: a second client looks it up while the first waits for NAME. */
+#define NAME2			"iu-else"
+static_assert(sizeof(NAME2) == sizeof(NAME), "NAME2's LOOKUP is LOOKUP_LEN bytes too");
+/* The FUSE_INTERRUPT of a request, as a read gets it. */
+#define INTERRUPT_LEN		((int)(sizeof(struct fuse_in_header) + \
+				       sizeof(struct fuse_interrupt_in)))
+/* Its unique: the interrupted request's with this bit set (FUSE_INT_REQ_BIT). */
+#define INT_REQ_BIT		1ULL
+/* A single FUSE_FORGET, as a read gets it. */
+#define FORGET_LEN		((int)(sizeof(struct fuse_in_header) + \
+				       sizeof(struct fuse_forget_in)))
 /* The file they have, in the root. */
 #define FILE_NAME		"hello"
 #define FILE_INO		2ULL
@@ -1283,9 +1305,11 @@ FIXTURE(edge) {
 	char *buf;		/* MAP_SHARED: NR_SLOTS slots of SLOT_LEN, FILL */
 	char *req;		/* SLOT_LEN: for read(2)s of the device, FILL */
 	struct fuse_call call;
+	struct fuse_call call2;	/* a second client */
 	pid_t child;
 	unsigned int flags;	/* IORING_SETUP_* of the ring */
 	bool inl;
+	bool defer;
 };
 
 #define INL_VARIANTS_OF edge
@@ -1299,11 +1323,13 @@ FIXTURE_SETUP(edge)
 
 	fuse_mnt_init(&self->m);
 	fuse_call_init(&self->call);
+	fuse_call_init(&self->call2);
 	self->ring.fd = -1;
 	self->child = -1;
 	self->buf = MAP_FAILED;
 	self->req = NULL;
 	self->inl = variant->inline_read;
+	self->defer = variant->setup_flags & IORING_SETUP_DEFER_TASKRUN;
 	self->flags = variant->setup_flags | (self->inl ? IORING_SETUP_INLINE_READ : 0);
 	if (self->inl && !inline_read_supported())
 		SKIP(return, "kernel lacks IORING_FEAT_INLINE_READ");
@@ -1333,7 +1359,7 @@ FIXTURE_TEARDOWN(edge)
 	/* First the ring: a pending read holds a reference to the device. */
 	iou_exit(&self->ring);
 	fuse_unmount(&self->m);
-	if (!fuse_call_reap(&self->call, CLOSE_MS))
+	if (!fuse_call_reap(&self->call, CLOSE_MS) || !fuse_call_reap(&self->call2, CLOSE_MS))
 		return;
 	if (self->call.fd >= 0)
 		close(self->call.fd);
@@ -1863,6 +1889,359 @@ TEST_F_TIMEOUT(edge, background_release, 30)
 		counters(_metadata, self, &c1);
 		ASSERT_EQ(c0.completed, c1.completed) TH_LOG("FUSE_RELEASE was completed inline");
 		ASSERT_EQ(c0.fallback + 1, c1.fallback) TH_LOG("no fallback to the stock path");
+		check_balance(_metadata, &fresh_ring, &c1);
+	}
+}
+
+/*
+ * INTERRUPTs and FORGETs. A client whose request was read (FR_SENT) and
+ * that then takes a signal with a handler queues a FUSE_INTERRUPT of it and
+ * keeps waiting for the answer; the daemon answers the request with EINTR,
+ * which the client's system call returns. SIGUSR1 is that signal: only the
+ * interruptible clients unblock it.
+ */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* A client's SIGUSR1 interrupts its request: a handler without SA_RESTART. */
+static void usr1_init(struct __test_metadata *_metadata)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+}
+
+/* The client of start_stat_intr(): stat(2) @arg's path with SIGUSR1 unblocked. */
+static void stat_intr_fn(void *arg)
+{
+	struct fuse_call *c = arg;
+	sigset_t usr1;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	errno = 0;
+	if (!stat(c->path, &c->sb))
+		errno = 0;
+}
+
+/* Start a helper thread that stat(2)s "<mount>/NAME" and takes SIGUSR1. */
+static void start_stat_intr(struct __test_metadata *_metadata, struct _test_data_edge *self)
+{
+	usr1_init(_metadata);
+	fuse_call_prep(_metadata, &self->call, FUSE_CALL_FN);
+	snprintf(self->call.path, sizeof(self->call.path), "%s/%s", self->m.mnt, NAME);
+	self->call.fn = stat_intr_fn;
+	self->call.arg = &self->call;
+	fuse_call_start(_metadata, &self->call);
+}
+
+/*
+ * The helper of start_stat_intr(), whose LOOKUP was read: once it sleeps
+ * waiting for the answer, send it SIGUSR1 (it would queue the INTERRUPT as
+ * well if the signal came before it slept).
+ */
+static void interrupt_client(struct __test_metadata *_metadata, struct _test_data_edge *self)
+{
+	__s64 deadline = iou_now_ns() + COMPLETE_MS * 1000000LL;
+	pid_t tid = fuse_call_tid(&self->call);
+	int ret;
+
+	while (proc_state(tid) != 'S') {
+		ASSERT_LT(iou_now_ns(), deadline) TH_LOG("the client does not wait: state %c",
+							 proc_state(tid));
+		iou_sleep_us(1000);
+	}
+	ASSERT_FALSE(fuse_call_done(&self->call)) TH_LOG("stat(2) returned unanswered");
+	ret = pthread_kill(self->call.thr, SIGUSR1);
+	ASSERT_EQ(0, ret) TH_LOG("pthread_kill: %s", strerror(ret));
+}
+
+/* The @res bytes read into @slot are the FUSE_INTERRUPT of request @unique, and only them. */
+static void check_interrupt(struct __test_metadata *_metadata, struct _test_data_edge *self,
+			    int slot, int res, __u64 unique)
+{
+	struct fuse_interrupt_in in;
+	struct fuse_in_header h;
+
+	ASSERT_EQ(INTERRUPT_LEN, res) TH_LOG("read: %d (%s)", res, strerror(res < 0 ? -res : 0));
+	memcpy(&h, slot_buf(self, slot), sizeof(h));
+	memcpy(&in, slot_buf(self, slot) + sizeof(h), sizeof(in));
+	ASSERT_EQ((__u32)FUSE_INTERRUPT, h.opcode) TH_LOG("opcode %u", h.opcode);
+	ASSERT_EQ((__u32)res, h.len);
+	ASSERT_EQ(unique | INT_REQ_BIT, (unsigned long long)h.unique);
+	ASSERT_EQ(0ULL, (unsigned long long)h.nodeid);
+	ASSERT_EQ(unique, (unsigned long long)in.unique);
+	check_fill(_metadata, slot_buf(self, slot) + res, SLOT_LEN - res);
+}
+
+/*
+ * Client @c's stat(2) of @name sends a LOOKUP while the read of @slot is
+ * pending: wait for it and check it, the read's CQE consumed. On an inline
+ * ring the client completes the read before it sleeps: without this thread
+ * entering the ring, the CQE is in the CQ (or, on DEFER_TASKRUN rings, the
+ * LOOKUP in the buffer, the CQE left to the ring's local work) while the
+ * stat(2) still waits. (The sleeps of this thread would run the task_work
+ * of a stock retry on a plain ring too: there the caller's check of
+ * InlineReadCompleted is what tells the two paths apart.) Returns the
+ * LOOKUP's unique.
+ */
+static __u64 lookup_pending(struct __test_metadata *_metadata, struct _test_data_edge *self,
+			    int slot, struct fuse_call *c, const char *name)
+{
+	__s64 deadline = iou_now_ns() + COMPLETE_MS * 1000000LL;
+	char *buf = slot_buf(self, slot);
+	struct io_uring_cqe *cqe;
+	struct fuse_in_header h;
+	int res, ret;
+
+	if (self->inl && !self->defer) {
+		ret = iou_poll_cqe(&self->ring, &cqe, COMPLETE_MS);
+		ASSERT_EQ(0, ret) TH_LOG("no CQE in the CQ within %d ms", COMPLETE_MS);
+		ASSERT_EQ(UD_READ + slot, cqe->user_data) TH_LOG("CQE res %d", cqe->res);
+		res = cqe->res;
+		iou_cqe_seen(&self->ring);
+		ASSERT_FALSE(fuse_call_done(c)) TH_LOG("stat(2) returned unanswered");
+	} else {
+		while (self->inl) {
+			memcpy(&h, buf, sizeof(h));
+			if (h.len == LOOKUP_LEN && !buf[LOOKUP_LEN - 1])
+				break;
+			ASSERT_LT(iou_now_ns(), deadline)
+				TH_LOG("the LOOKUP did not reach the buffer");
+			iou_sleep_us(1000);
+		}
+		if (self->inl) {
+			ASSERT_EQ(0U, iou_cq_ready(&self->ring))
+				TH_LOG("a CQE before the ring's local work ran");
+			ASSERT_FALSE(fuse_call_done(c)) TH_LOG("stat(2) returned unanswered");
+		}
+		res = reap_read(_metadata, self, slot);
+	}
+	ASSERT_EQ(LOOKUP_LEN, res) TH_LOG("read: %d (%s)", res, strerror(res < 0 ? -res : 0));
+	return fuse_check_lookup(_metadata, buf, res, SLOT_LEN, name, fuse_call_tid(c),
+				 (char)FILL);
+}
+
+/*
+ * An INTERRUPT is queued with a plain wake-up: a pending read of an inline
+ * ring gets it through the stock path. A client's LOOKUP completes a first
+ * read (inline, on an inline ring) and is not answered; a second read is
+ * armed; the client takes a signal and queues the INTERRUPT of its LOOKUP,
+ * which the second read gets from the daemon's task_work, when this thread
+ * enters the ring. The LOOKUP is then answered with EINTR.
+ */
+TEST_F_TIMEOUT(edge, interrupt_stock_path, 30)
+{
+	struct inl_counters c0, c1;
+	__u64 unique;
+	int res;
+
+	arm_read(_metadata, self, 0);
+	start_stat_intr(_metadata, self);
+	res = reap_read(_metadata, self, 0);
+	ASSERT_EQ(LOOKUP_LEN, res) TH_LOG("read: %d (%s)", res, strerror(res < 0 ? -res : 0));
+	unique = fuse_check_lookup(_metadata, slot_buf(self, 0), res, SLOT_LEN, NAME,
+				   fuse_call_tid(&self->call), (char)FILL);
+	if (self->inl) {
+		counters(_metadata, self, &c0);
+		ASSERT_EQ(1ULL, (unsigned long long)c0.completed)
+			TH_LOG("the LOOKUP was not completed inline");
+	}
+
+	arm_read(_metadata, self, 1);
+	counters(_metadata, self, &c0);
+	interrupt_client(_metadata, self);
+
+	res = reap_read(_metadata, self, 1);
+	check_interrupt(_metadata, self, 1, res, unique);
+	ASSERT_FALSE(fuse_call_done(&self->call)) TH_LOG("stat(2) returned unanswered");
+	if (self->inl) {
+		wait_pinned(_metadata, self->ring.fd, true, 0);
+		counters(_metadata, self, &c1);
+		ASSERT_EQ(c0.completed, c1.completed) TH_LOG("the INTERRUPT was completed inline");
+		ASSERT_EQ(c0.fallback + 1, c1.fallback) TH_LOG("no fallback to the stock path");
+		check_balance(_metadata, &fresh_ring, &c1);
+	}
+
+	reply_err(_metadata, self->m.fd, unique, EINTR);
+	fuse_finish_call(_metadata, self->m.fd, &self->call, EINTR);
+	assert_idle(_metadata, self->m.fd);
+	assert_no_cqe(_metadata, &self->ring);
+}
+
+/*
+ * Two reads submitted together while @len bytes of something the daemon
+ * does not answer (an INTERRUPT or a FORGET) are queued on the device: the
+ * first takes it at submission, as fuse_dev_do_read() takes the first
+ * thing queued, and the second finds nothing and stays pending (on an
+ * inline ring it is the only one that arms). A second client's LOOKUP of
+ * NAME2 then completes the second read, inline on an inline ring, with
+ * nothing else taking the stock path. Returns the LOOKUP's unique.
+ */
+static __u64 queued_then_lookup(struct __test_metadata *_metadata, struct _test_data_edge *self,
+				int len)
+{
+	struct inl_counters c0, c1;
+	char path[64];
+	__u64 unique;
+	int res;
+
+	wait_queued(_metadata, self->m.fd);
+	counters(_metadata, self, &c0);
+	queue_read(_metadata, self, 0, SLOT_LEN);
+	queue_read(_metadata, self, 1, SLOT_LEN);
+	submit_n(_metadata, &self->ring, 2);
+	ASSERT_EQ(1U, iou_cq_ready(&self->ring)) TH_LOG("the first read did not complete at once");
+	res = reap_read(_metadata, self, 0);
+	ASSERT_EQ(len, res) TH_LOG("read: %d (%s)", res, strerror(res < 0 ? -res : 0));
+	assert_no_cqe(_metadata, &self->ring);
+	assert_idle(_metadata, self->m.fd);
+	counters(_metadata, self, &c1);
+	if (self->inl) {
+		ASSERT_EQ(c0.armed + 1, c1.armed) TH_LOG("not only the second read armed");
+		ASSERT_EQ(c0.completed, c1.completed);
+		ASSERT_EQ(c0.fallback, c1.fallback);
+	}
+
+	snprintf(path, sizeof(path), "%s/%s", self->m.mnt, NAME2);
+	fuse_stat_start(_metadata, &self->call2, path, 0);
+	unique = lookup_pending(_metadata, self, 1, &self->call2, NAME2);
+	if (self->inl) {
+		counters(_metadata, self, &c1);
+		ASSERT_EQ(c0.completed + 1, c1.completed)
+			TH_LOG("the LOOKUP was not completed inline");
+		ASSERT_EQ(c0.fallback, c1.fallback);
+	}
+	return unique;
+}
+
+/*
+ * An INTERRUPT waits on the device with no read pending (a client's LOOKUP
+ * was read with read(2), then the client took a signal); two reads are
+ * submitted: the first gets the INTERRUPT at once, the second the next
+ * client's LOOKUP (see queued_then_lookup()). The first LOOKUP is answered
+ * with EINTR, the second with ENOENT. Without FUSE_PARALLEL_DIROPS the
+ * second LOOKUP in the root would wait for the first (fuse_lock_inode()).
+ */
+TEST_F_TIMEOUT(edge, interrupt_first, 30)
+{
+	struct inl_counters c1;
+	__u64 unique, unique2;
+
+	edge_remount(_metadata, self, FUSE_PARALLEL_DIROPS);
+	start_stat_intr(_metadata, self);
+	unique = read_lookup(_metadata, self);
+	interrupt_client(_metadata, self);
+
+	unique2 = queued_then_lookup(_metadata, self, INTERRUPT_LEN);
+	check_interrupt(_metadata, self, 0, INTERRUPT_LEN, unique);
+	ASSERT_FALSE(fuse_call_done(&self->call)) TH_LOG("stat(2) returned unanswered");
+
+	reply_err(_metadata, self->m.fd, unique2, ENOENT);
+	reply_err(_metadata, self->m.fd, unique, EINTR);
+	fuse_finish_call(_metadata, self->m.fd, &self->call2, ENOENT);
+	fuse_finish_call(_metadata, self->m.fd, &self->call, EINTR);
+	assert_idle(_metadata, self->m.fd);
+	assert_no_cqe(_metadata, &self->ring);
+	if (self->inl) {
+		wait_pinned(_metadata, self->ring.fd, true, 0);
+		counters(_metadata, self, &c1);
+		ASSERT_EQ(1ULL, (unsigned long long)c1.completed);
+		ASSERT_EQ(0ULL, (unsigned long long)c1.fallback);
+		check_balance(_metadata, &fresh_ring, &c1);
+	}
+}
+
+/* Drop the dentry of @name in the root: a FUSE_NOTIFY_INVAL_ENTRY. */
+static void inval_entry(struct __test_metadata *_metadata, struct _test_data_edge *self,
+			const char *name)
+{
+	struct fuse_notify_inval_entry_out out;
+	struct fuse_out_header oh;
+	struct iovec iov[3] = {
+		{ .iov_base = &oh, .iov_len = sizeof(oh) },
+		{ .iov_base = &out, .iov_len = sizeof(out) },
+		{ .iov_base = (void *)name, .iov_len = strlen(name) + 1 },
+	};
+	ssize_t n;
+
+	memset(&oh, 0, sizeof(oh));
+	oh.len = sizeof(oh) + sizeof(out) + strlen(name) + 1;
+	oh.error = FUSE_NOTIFY_INVAL_ENTRY;
+	memset(&out, 0, sizeof(out));
+	out.parent = FUSE_ROOT_ID;
+	out.namelen = strlen(name);
+	n = writev(self->m.fd, iov, 3);
+	ASSERT_EQ((ssize_t)oh.len, n) TH_LOG("FUSE_NOTIFY_INVAL_ENTRY: %s", strerror(errno));
+}
+
+/*
+ * A FORGET waits on the device with no read pending: a stat(2) of FILE_NAME
+ * looks it up (its attributes valid for 1 s, so that no GETATTR follows),
+ * the dentry stays cached, and a FUSE_NOTIFY_INVAL_ENTRY of the name drops
+ * it, which evicts the inode (generic_delete_inode()) and queues a FORGET
+ * of it before the write(2) of the notification returns. Two reads are
+ * submitted: the first gets the FORGET at once, the second the next
+ * client's LOOKUP (see queued_then_lookup()).
+ */
+TEST_F_TIMEOUT(edge, forget_first, 30)
+{
+	struct fuse_forget_in fo;
+	struct fuse_entry_out e;
+	struct inl_counters c1;
+	struct fuse_in_header h;
+	char path[64];
+	__u64 unique;
+	ssize_t n;
+	int err, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", self->m.mnt, FILE_NAME);
+	fuse_stat_start(_metadata, &self->call, path, 0);
+	wait_queued(_metadata, self->m.fd);
+	memset(self->req, FILL, SLOT_LEN);
+	n = fuse_dev_read(self->m.fd, self->req, SLOT_LEN, &err);
+	ASSERT_LE(0, n) TH_LOG("read(2) of the device: %s%s", strerror(err), wd_note());
+	unique = fuse_check_lookup(_metadata, self->req, n, SLOT_LEN, FILE_NAME,
+				   fuse_call_tid(&self->call), (char)FILL);
+	memset(&e, 0, sizeof(e));
+	e.nodeid = FILE_INO;
+	e.generation = 1;
+	e.attr_valid = 1;
+	fill_attr(&e.attr, FILE_INO);
+	ret = fuse_reply(self->m.fd, unique, 0, &e, sizeof(e));
+	ASSERT_EQ(0, ret) TH_LOG("reply to the LOOKUP: %s", strerror(-ret));
+	ASSERT_TRUE(fuse_call_reap(&self->call, COMPLETE_MS))
+		TH_LOG("stat(2) still waits: for a request after the LOOKUP?");
+	ASSERT_EQ(0, self->call.err) TH_LOG("stat(2): %s", strerror(self->call.err));
+	ASSERT_EQ(FILE_INO, (unsigned long long)self->call.sb.st_ino);
+	assert_idle(_metadata, self->m.fd);
+
+	inval_entry(_metadata, self, FILE_NAME);
+	unique = queued_then_lookup(_metadata, self, FORGET_LEN);
+	memcpy(&h, slot_buf(self, 0), sizeof(h));
+	memcpy(&fo, slot_buf(self, 0) + sizeof(h), sizeof(fo));
+	ASSERT_EQ((__u32)FUSE_FORGET, h.opcode) TH_LOG("opcode %u", h.opcode);
+	ASSERT_EQ((__u32)FORGET_LEN, h.len);
+	ASSERT_EQ(FILE_INO, (unsigned long long)h.nodeid);
+	ASSERT_NE(0ULL, (unsigned long long)h.unique);
+	ASSERT_EQ(1ULL, (unsigned long long)fo.nlookup);
+	check_fill(_metadata, slot_buf(self, 0) + FORGET_LEN, SLOT_LEN - FORGET_LEN);
+
+	reply_err(_metadata, self->m.fd, unique, ENOENT);
+	fuse_finish_call(_metadata, self->m.fd, &self->call2, ENOENT);
+	assert_idle(_metadata, self->m.fd);
+	assert_no_cqe(_metadata, &self->ring);
+	if (self->inl) {
+		wait_pinned(_metadata, self->ring.fd, true, 0);
+		counters(_metadata, self, &c1);
+		ASSERT_EQ(1ULL, (unsigned long long)c1.completed);
+		ASSERT_EQ(0ULL, (unsigned long long)c1.fallback);
 		check_balance(_metadata, &fresh_ring, &c1);
 	}
 }
