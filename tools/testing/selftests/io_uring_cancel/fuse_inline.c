@@ -115,12 +115,6 @@
 #include "inline_test.h"
 #include "fuse_util.h"
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
-#endif
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT		0x00000008
 #endif
@@ -215,11 +209,6 @@ static const char *child_error(int code)
 static const struct inl_counters fresh_ring;
 
 /* Processes. */
-
-static int sys_pidfd_open(pid_t pid)
-{
-	return syscall(__NR_pidfd_open, pid, 0);
-}
 
 /* Wait up to @ms for child *@pid to exit with status CHILD_OK. */
 static void join_child(struct __test_metadata *_metadata, pid_t *pid, unsigned int ms)
@@ -1118,7 +1107,7 @@ static __noreturn void stopped_daemon(struct _test_data_stopped *self, int pipe_
 static void start_daemon(struct __test_metadata *_metadata, struct _test_data_stopped *self,
 			 enum read_kind kind)
 {
-	int pfd[2], status, ret, fd;
+	int pfd[2], status, ret;
 
 	make_plan(&self->pl, kind, self->buf);
 	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
@@ -1141,12 +1130,8 @@ static void start_daemon(struct __test_metadata *_metadata, struct _test_data_st
 					       child_error(WEXITSTATUS(status)) : "signal");
 	ASSERT_EQ('T', proc_state(self->child));
 
-	self->pidfd = sys_pidfd_open(self->child);
-	ASSERT_LE(0, self->pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
-	fd = syscall(__NR_pidfd_getfd, self->pidfd, self->h->ring_fd, 0);
-	ASSERT_LE(0, fd) TH_LOG("pidfd_getfd: %s", strerror(errno));
-	ret = iou_map_ring(&self->ring, fd, &self->h->p);
-	ASSERT_EQ(0, ret) TH_LOG("mapping the daemon's ring: %s", strerror(-ret));
+	self->pidfd = map_ring_of(_metadata, self->child, self->h->ring_fd, &self->h->p,
+				  &self->ring);
 }
 
 /* The buffer holds the LOOKUP of NAME by the stat(2) thread, and nothing else: its unique. */

@@ -30,6 +30,13 @@
 #include "../kselftest_harness.h"
 #include "io_uring_util.h"
 
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd	438
+#endif
+
 /* How long a request must stay without a CQE to count as pending. */
 #define PENDING_MS		50
 /* How long a request that can complete may take (debug kernels under TCG are slow). */
@@ -163,6 +170,30 @@ static inline void kill_child(pid_t *pid)
 	kill(*pid, SIGKILL);
 	wait_child(*pid, &status, 0, CLOSE_MS);
 	*pid = -1;
+}
+
+static inline int sys_pidfd_open(pid_t pid)
+{
+	return syscall(__NR_pidfd_open, pid, 0);
+}
+
+/*
+ * Map the ring @ring_fd of process @pid, set up with @p, into @ring through
+ * pidfd_getfd(2): the stopped-reader proofs watch a stopped process's CQ.
+ * Returns a pidfd of @pid.
+ */
+static inline int map_ring_of(struct __test_metadata *_metadata, pid_t pid, int ring_fd,
+			      const struct io_uring_params *p, struct iou_ring *ring)
+{
+	int pidfd, fd, ret;
+
+	pidfd = sys_pidfd_open(pid);
+	ASSERT_LE(0, pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	fd = syscall(__NR_pidfd_getfd, pidfd, ring_fd, 0);
+	ASSERT_LE(0, fd) TH_LOG("pidfd_getfd: %s", strerror(errno));
+	ret = iou_map_ring(ring, fd, p);
+	ASSERT_EQ(0, ret) TH_LOG("mapping the ring of process %d: %s", pid, strerror(-ret));
+	return pidfd;
 }
 
 /* In a child: become the submitter of a ring created with IORING_SETUP_R_DISABLED. */

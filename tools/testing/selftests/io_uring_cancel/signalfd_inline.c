@@ -90,12 +90,6 @@
 #ifndef __NR_pidfd_send_signal
 #define __NR_pidfd_send_signal	424
 #endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
-#endif
 
 #define RING_ENTRIES		32
 /* How long a stopped reader is watched for a CQE that must not appear. */
@@ -179,11 +173,6 @@ static const char *child_error(int code)
 static pid_t sys_gettid(void)
 {
 	return syscall(SYS_gettid);
-}
-
-static int sys_pidfd_open(pid_t pid)
-{
-	return syscall(__NR_pidfd_open, pid, 0);
 }
 
 /* Wait up to @ms for child *@pid to exit with status CHILD_OK. */
@@ -782,7 +771,7 @@ static pid_t sq_thread(struct __test_metadata *_metadata, pid_t pid)
 static void start_reader(struct __test_metadata *_metadata, struct _test_data_stopped *self,
 			 const struct read_plan *pl, bool timer)
 {
-	int status, ret, fd;
+	int status, ret;
 
 	self->h->ring_fd = -1;
 	self->child = fork();
@@ -798,12 +787,8 @@ static void start_reader(struct __test_metadata *_metadata, struct _test_data_st
 					       WIFEXITED(status) ?
 					       child_error(WEXITSTATUS(status)) : "signal");
 
-	self->pidfd = sys_pidfd_open(self->child);
-	ASSERT_LE(0, self->pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
-	fd = syscall(__NR_pidfd_getfd, self->pidfd, self->h->ring_fd, 0);
-	ASSERT_LE(0, fd) TH_LOG("pidfd_getfd: %s", strerror(errno));
-	ret = iou_map_ring(&self->ring, fd, &self->h->p);
-	ASSERT_EQ(0, ret) TH_LOG("mapping the reader's ring: %s", strerror(-ret));
+	self->pidfd = map_ring_of(_metadata, self->child, self->h->ring_fd, &self->h->p,
+				  &self->ring);
 
 	self->tgt.pid = self->child;
 	self->tgt.tid = self->sqpoll ? sq_thread(_metadata, self->child) : self->child;
