@@ -83,7 +83,10 @@
  * kernel does not report IORING_FEAT_INLINE_READ. Every wait is bounded, so
  * a broken kernel fails a test instead of hanging the run; forked daemons
  * and threads never use ASSERT_*(): they report through exit codes or
- * memory.
+ * memory. A client waiting for the answer to a request the server has read
+ * cannot be killed, so a failed test's process may never exit: the guardian
+ * process that fuse_util.h forks for every mount then aborts the connection,
+ * FUSE_GUARD_MARGIN_MS after the test's timeout.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -1117,6 +1120,7 @@ static void start_daemon(struct __test_metadata *_metadata, struct _test_data_st
 	ASSERT_NE(-1, self->child) TH_LOG("fork: %s", strerror(errno));
 	if (!self->child) {
 		close(pfd[1]);
+		fuse_guard_drop(&self->m);
 		stopped_daemon(self, pfd[0]);
 	}
 	close(pfd[0]);
@@ -1752,6 +1756,7 @@ static void daemon_gone(struct __test_metadata *_metadata, struct _test_data_edg
 	ASSERT_NE(-1, self->child) TH_LOG("fork: %s", strerror(errno));
 	if (!self->child) {
 		close(pfd[0]);
+		fuse_guard_drop(&self->m);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || iou_setup(&ring, RING_ENTRIES, self->flags))
 			_exit(CHILD_SETUP);
 		iou_prep_read(iou_get_sqe(&ring), self->m.fd, slot_buf(self, 0), SLOT_LEN,

@@ -12,9 +12,45 @@
  *
  * The helper threads block every signal: the watchdog's SIGALRM is for the
  * test's thread. A client thread blocked in a FUSE request cannot be
- * interrupted (only aborting the connection, or a fatal signal, ends it):
- * its waits are bounded by the test, and a thread that never ends is left to
- * the test process's exit, whose closing of /dev/fuse aborts the connection.
+ * interrupted: its waits are bounded by the test, and a thread that never
+ * ends is left to the test process's exit, whose closing of /dev/fuse aborts
+ * the connection; or, if that exit cannot finish, to the guardian.
+ *
+ * The guardian. Once the server has read a request (FR_SENT), its client
+ * waits for the answer in request_wait_answer() uninterruptibly: not even
+ * SIGKILL ends that wait. If the test fails then (an ASSERT_*() aborts the
+ * test, and at -O2 the harness may skip the teardown: its `child` may be
+ * clobbered by the longjmp()), the test process can never finish exiting:
+ * its files, /dev/fuse among them, are released only when its last thread
+ * exits, and only that release would abort the connection and end the
+ * request. The harness SIGKILLs the test's process group at the test's
+ * timeout and goes on, but the process stays, with its mounts, and holds
+ * stdout and stderr open for good (whatever reads them waits for ever).
+ *
+ * So fuse_mount() forks a guardian for every mount: a process, not a thread
+ * (it must not share the test's files, nor wait for its threads). It leaves
+ * the harness's process group (setsid(), or the timeout would kill it too),
+ * closes every file it inherited but stderr, the read end of a pipe whose
+ * write end only the test process holds (its forked children close it:
+ * fuse_guard_drop()) and the connection's fusectl abort file, and executes
+ * the test program again (/proc/self/exe), which becomes the guardian in a
+ * constructor, before the harness's main(): so it holds nothing else of the
+ * test's, not even the mappings of its rings (a ring mapped in a forked copy
+ * of the test's memory would outlive the test's closing of it, with its
+ * pending reads). fuse_mount() goes on once the guardian runs. The guardian
+ * polls the pipe. EOF: the test process is gone, with its files; the
+ * guardian exits, touching nothing. No EOF FUSE_GUARD_MARGIN_MS after the
+ * harness's timeout of the test: the test process is stuck, and the guardian
+ * aborts the connection: umount2(MNT_FORCE) of the mount point if the mount
+ * is still there (FUSE's umount_begin aborts the connection even when the
+ * unmount then fails with EBUSY), a write to the abort file (which also
+ * reaches a connection whose mount was detached, and does nothing once the
+ * connection is gone, even if another mount reused its device number; none
+ * without a private namespace if fusectl is not mounted), then
+ * umount2(MNT_DETACH); it says so on stderr and exits. It lives in the
+ * test's mount namespace. The harness waits for its own child only, not for
+ * the guardian (a grandchild or further down); the test process never waits
+ * for it, and once the test process is gone init (or a subreaper) reaps it.
  */
 #ifndef __SELFTESTS_IO_URING_CANCEL_FUSE_UTIL_H
 #define __SELFTESTS_IO_URING_CANCEL_FUSE_UTIL_H
@@ -32,6 +68,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -232,6 +269,7 @@ static inline bool fuse_call_reap(struct fuse_call *c, unsigned int ms)
 
 struct fuse_mnt {
 	int fd;			/* /dev/fuse, blocking: the mount's connection */
+	int guard;		/* the write end of the guardian's pipe, -1 if none */
 	char mnt[32];		/* the mount point */
 	bool own_dir;		/* mnt was made by mkdtemp(): no private namespace */
 	bool mounted;
@@ -241,6 +279,7 @@ static inline void fuse_mnt_init(struct fuse_mnt *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	m->guard = -1;
 }
 
 /* Open /dev/fuse. Returns NULL, or why the test cannot run. */
@@ -256,6 +295,293 @@ static inline const char *fuse_dev_open(struct fuse_mnt *m)
 		return why;
 	}
 	return NULL;
+}
+
+/* The guardian (see the top of this file). */
+
+/*
+ * How long after the harness's timeout of the test (TEST_F_TIMEOUT()) the
+ * guardian of a mount waits for the test process to end before it aborts
+ * the connection. At that timeout the harness SIGKILLs the test's process
+ * group: a process still there afterwards is stuck, so the guardian, which
+ * starts counting at the mount, never cuts short a test that could still
+ * end. -DFUSE_GUARD_MS=<ms> makes it wait that long instead, to try it out.
+ */
+#define FUSE_GUARD_MARGIN_MS	10000
+
+/* Where fusectl is (or, in the test's private mount namespace, is mounted). */
+#define FUSECTL_DIR		"/sys/fs/fuse/connections"
+
+/* The environment variable that makes the test program a guardian. */
+#define FUSE_GUARD_ENV		"IOUC_FUSE_GUARD"
+
+#ifndef __NR_close_range
+#define __NR_close_range	436
+#endif
+
+struct fuse_guard {
+	char mnt[32];		/* the mount point */
+	__u32 major, minor;	/* the mount's device number */
+	unsigned int ms;	/* how long it waits for EOF */
+	int rfd;		/* the read end of the pipe */
+	int abort_fd;		/* the connection's fusectl abort file, or -1 */
+	int ready;		/* another pipe: a byte on it says the guardian runs */
+	int pid;		/* the test process */
+	int own_dir;		/* mnt was made by mkdtemp(): remove it */
+};
+
+static inline unsigned int fuse_guard_ms(struct __test_metadata *_metadata)
+{
+#ifdef FUSE_GUARD_MS
+	(void)_metadata;
+	return FUSE_GUARD_MS;
+#else
+	return _metadata->timeout * 1000U + FUSE_GUARD_MARGIN_MS;
+#endif
+}
+
+/* The mount on g->mnt is still the guarded one. */
+static inline bool fuse_guard_mounted(const struct fuse_guard *g)
+{
+	struct statx stx;
+
+	/* AT_STATX_DONT_SYNC: no GETATTR, which nobody would answer. */
+	return !statx(AT_FDCWD, g->mnt, AT_STATX_DONT_SYNC, 0, &stx) &&
+	       stx.stx_dev_major == g->major && stx.stx_dev_minor == g->minor;
+}
+
+/*
+ * The guardian's process image: the test program, executed again with
+ * FUSE_GUARD_ENV set by fuse_guard_start(), never reaches main(). It waits
+ * for EOF on g->rfd and aborts the connection if EOF does not come in time.
+ */
+static void __attribute__((constructor)) fuse_guardian(void)
+{
+	const char *env = getenv(FUSE_GUARD_ENV), *forced, *ctl;
+	struct pollfd pfd = { .events = POLLIN };
+	struct fuse_guard g;
+	__s64 deadline;
+	char c = 'r';
+
+	if (!env)
+		return;
+	memset(&g, 0, sizeof(g));
+	if (sscanf(env, "%d %d %d %u %u %u %d %d %31s", &g.rfd, &g.abort_fd, &g.ready,
+		   &g.ms, &g.major, &g.minor, &g.pid, &g.own_dir, g.mnt) != 9) {
+		fprintf(stderr, "# fuse guardian: bad %s=%s\n", FUSE_GUARD_ENV, env);
+		_exit(1);
+	}
+	prctl(PR_SET_NAME, "fuse-guardian");
+	if (write(g.ready, &c, 1) != 1)
+		_exit(1);
+	close(g.ready);
+
+	pfd.fd = g.rfd;
+	deadline = iou_now_ns() + g.ms * 1000000LL;
+	for (;;) {
+		__s64 left = (deadline - iou_now_ns()) / 1000000;
+
+		if (left <= 0)
+			break;
+		/* EOF: the test process is gone, and its files with it. */
+		if (poll(&pfd, 1, left) > 0 && read(g.rfd, &c, 1) <= 0)
+			_exit(0);
+	}
+
+	/* The test process is stuck: abort the connection. */
+	forced = "not done (not mounted there any more)";
+	if (fuse_guard_mounted(&g)) {
+		if (!umount2(g.mnt, MNT_FORCE))
+			forced = "unmounted it";
+		else
+			forced = errno == EBUSY ? "aborted it (busy)" : strerror(errno);
+	}
+	ctl = "not done (no fusectl)";
+	if (g.abort_fd >= 0)
+		ctl = write(g.abort_fd, "1", 1) == 1 ? "written" : strerror(errno);
+	if (fuse_guard_mounted(&g))
+		umount2(g.mnt, MNT_DETACH);
+	if (g.own_dir)
+		rmdir(g.mnt);
+	fprintf(stderr,
+		"# fuse guardian: pid %d still runs %u ms after mounting %s: umount2(MNT_FORCE) %s, fusectl abort %s\n",
+		g.pid, g.ms, g.mnt, forced, ctl);
+	_exit(0);
+}
+
+/*
+ * Open the fusectl abort file of the connection @major:@minor mounted on
+ * m->mnt, for the guardian, or return -1. In the test's private mount
+ * namespace fusectl is mounted for this if it is not, and detached again at
+ * once: the open file keeps it for the guardian only.
+ */
+static inline int fuse_guard_abort_file(const struct fuse_mnt *m, __u32 major, __u32 minor)
+{
+	bool mounted = false;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), FUSECTL_DIR "/%u/abort", major << 20 | minor);
+	if (access(path, W_OK) && !m->own_dir)
+		mounted = !mount("fusectl", FUSECTL_DIR, "fusectl", 0, NULL);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (mounted)
+		umount2(FUSECTL_DIR, MNT_DETACH);
+	return fd;
+}
+
+/* Close the files @lo to @hi (up to @max without close_range()). */
+static inline void fuse_guard_close(unsigned int lo, unsigned int hi, unsigned int max)
+{
+	unsigned int fd;
+
+	if (syscall(__NR_close_range, lo, hi, 0))
+		for (fd = lo; fd <= hi && fd < max; fd++)
+			close(fd);
+}
+
+/*
+ * In the child forked to become the guardian: leave the process group,
+ * close every file but @keep (@n, ascending; stderr, 2, as well if it is a
+ * FUSE device, @fuse_rdev) and execute the test program again with @envp.
+ */
+static inline __noreturn void fuse_guard_exec(const int *keep, int n, dev_t fuse_rdev,
+					      unsigned int max_fd, char *const *argv,
+					      char *const *envp)
+{
+	unsigned int from = 0;
+	struct stat st;
+	sigset_t none;
+	int i;
+
+	/* Out of the test's process group, which the harness's timeout SIGKILLs. */
+	setsid();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Above all not /dev/fuse, which would keep the connection alive. */
+	for (i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] > from)
+			fuse_guard_close(from, keep[i] - 1, max_fd);
+		if ((unsigned int)keep[i] >= from)
+			from = keep[i] + 1;
+		if (keep[i] != 2)
+			fcntl(keep[i], F_SETFD, 0);
+	}
+	fuse_guard_close(from, ~0U, max_fd);
+	if (fstat(2, &st) || (S_ISCHR(st.st_mode) && st.st_rdev == fuse_rdev))
+		close(2);
+	execve("/proc/self/exe", argv, envp);
+	_exit(127);
+}
+
+/* Wait up to COMPLETE_MS for a byte on @fd. */
+static inline bool fuse_guard_wait_ready(int fd)
+{
+	__s64 deadline = iou_now_ns() + COMPLETE_MS * 1000000LL;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	for (;;) {
+		__s64 left = (deadline - iou_now_ns()) / 1000000;
+
+		if (left <= 0)
+			return false;
+		if (poll(&pfd, 1, left) == 1)
+			return read(fd, &c, 1) == 1;
+	}
+}
+
+/*
+ * Start the guardian of the file system just mounted on m->mnt, before
+ * FUSE_INIT is answered (see the top of this file), and wait until it runs.
+ * Returns NULL or what went wrong.
+ */
+static inline const char *fuse_guard_start(struct __test_metadata *_metadata, struct fuse_mnt *m)
+{
+	static char *const argv[] = { "fuse-guardian", NULL };
+	int pfd[2], rdy[2], want[4], keep[4], i, j, status;
+	char env[160], *envp[] = { env, NULL };
+	static char why[128];
+	struct statx stx;
+	struct stat st;
+	int abort_fd, nkeep = 0;
+	bool started;
+	long max_fd;
+	pid_t pid;
+
+	/* AT_STATX_DONT_SYNC: no GETATTR, before FUSE_INIT is answered. */
+	if (statx(AT_FDCWD, m->mnt, AT_STATX_DONT_SYNC, 0, &stx) || fstat(m->fd, &st)) {
+		snprintf(why, sizeof(why), "statx of %s: %s", m->mnt, strerror(errno));
+		return why;
+	}
+	if (pipe2(pfd, O_CLOEXEC)) {
+		snprintf(why, sizeof(why), "pipe2: %s", strerror(errno));
+		return why;
+	}
+	if (pipe2(rdy, O_CLOEXEC)) {
+		snprintf(why, sizeof(why), "pipe2: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return why;
+	}
+	abort_fd = fuse_guard_abort_file(m, stx.stx_dev_major, stx.stx_dev_minor);
+	snprintf(env, sizeof(env), FUSE_GUARD_ENV "=%d %d %d %u %u %u %d %d %s", pfd[0],
+		 abort_fd, rdy[1], fuse_guard_ms(_metadata), stx.stx_dev_major,
+		 stx.stx_dev_minor, getpid(), m->own_dir, m->mnt);
+	/* The files the guardian keeps, sorted by insertion. */
+	want[0] = 2;
+	want[1] = pfd[0];
+	want[2] = abort_fd;
+	want[3] = rdy[1];
+	for (j = 0; j < 4; j++) {
+		if (want[j] < 0)
+			continue;
+		for (i = nkeep; i > 0 && keep[i - 1] > want[j]; i--)
+			keep[i] = keep[i - 1];
+		keep[i] = want[j];
+		nkeep++;
+	}
+	max_fd = sysconf(_SC_OPEN_MAX);
+
+	pid = fork();
+	if (!pid)
+		fuse_guard_exec(keep, nkeep, st.st_rdev, max_fd > 0 ? max_fd : 1024, argv, envp);
+	close(pfd[0]);
+	close(rdy[1]);
+	if (abort_fd >= 0)
+		close(abort_fd);
+	if (pid < 0) {
+		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		close(pfd[1]);
+		close(rdy[0]);
+		return why;
+	}
+	/* Once it runs, the guardian holds nothing of the test's but the pipe. */
+	started = fuse_guard_wait_ready(rdy[0]);
+	close(rdy[0]);
+	if (!started) {
+		kill(pid, SIGKILL);
+		wait_child(pid, &status, 0, CLOSE_MS);
+		close(pfd[1]);
+		snprintf(why, sizeof(why), "the guardian did not start within %d ms",
+			 COMPLETE_MS);
+		return why;
+	}
+	/* The guardian of an earlier mount of @m has nothing left to guard. */
+	if (m->guard >= 0)
+		close(m->guard);
+	m->guard = pfd[1];
+	return NULL;
+}
+
+/*
+ * In a child the test forked: close the guardian's pipe, so that it reads
+ * EOF when the test process is gone, whether this child is or not.
+ */
+static inline void fuse_guard_drop(const struct fuse_mnt *m)
+{
+	if (m->guard >= 0)
+		close(m->guard);
 }
 
 /*
@@ -321,7 +647,9 @@ static inline const char *fuse_handshake(int fd, char *buf, size_t len, __u32 ma
  * longjmp() of a failed ASSERT, and then the teardown does not run.) Without
  * one it is mounted on a new directory in /tmp, which fuse_unmount()
  * removes. The teardown does not run either when the set-up fails, so this
- * cleans up after itself before it fails.
+ * cleans up after itself before it fails. Between mount(2) and FUSE_INIT it
+ * forks the mount's guardian, which aborts the connection should the test
+ * process be stuck for good (see the top of this file).
  */
 static inline void fuse_mount(struct __test_metadata *_metadata, struct fuse_mnt *m, char *buf,
 			      size_t len, __u32 max_write, __u32 flags)
@@ -345,7 +673,9 @@ static inline void fuse_mount(struct __test_metadata *_metadata, struct fuse_mnt
 		rmdir(m->mnt);
 	ASSERT_EQ(0, ret) TH_LOG("mount(fuse, %s, %s): %s", m->mnt, data, strerror(ret));
 
-	err = fuse_handshake(m->fd, buf, len, max_write, flags);
+	err = fuse_guard_start(_metadata, m);
+	if (!err)
+		err = fuse_handshake(m->fd, buf, len, max_write, flags);
 	if (err) {
 		umount2(m->mnt, MNT_DETACH);
 		if (m->own_dir)
@@ -358,7 +688,8 @@ static inline void fuse_mount(struct __test_metadata *_metadata, struct fuse_mnt
 /*
  * Unmount and close the device, which aborts the connection, so that a
  * client still waiting for an answer ends (a pending io_uring read holds
- * the device open: close the ring first).
+ * the device open: close the ring first). The guardian stays until the test
+ * process is gone.
  */
 static inline void fuse_unmount(struct fuse_mnt *m)
 {
