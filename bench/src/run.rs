@@ -640,6 +640,16 @@ mod tests {
         request_reply_cases(&[ty], |_| "fault on page 11, expected page 10");
     }
 
+    /// The methods the host kernel has (no inline ones), for the harness
+    /// tests that run types through every case.
+    const STOCK_METHODS: [Method; 5] = [
+        Method::Poll,
+        Method::Defer,
+        Method::Iowq,
+        Method::Blocking,
+        Method::Epoll,
+    ];
+
     /// Runs request/reply types (userfaultfd, fuse) through the whole
     /// harness on the stock paths, sleeping readers only: every case
     /// passes with 300 messages; the batch kind is skipped; with message 10
@@ -652,14 +662,7 @@ mod tests {
     ) {
         crate::sys::install_kick_handler().unwrap();
         let caps = probe();
-        let methods = [
-            Method::Poll,
-            Method::Defer,
-            Method::Iowq,
-            Method::Blocking,
-            Method::Epoll,
-        ];
-        for case in crate::case::cases(types, &Kind::ALL, &[Mode::Sleep], &methods) {
+        for case in crate::case::cases(types, &Kind::ALL, &[Mode::Sleep], &STOCK_METHODS) {
             let r = run_case(&case, &settings(None, 10.0), &caps);
             if case.kind == Kind::Batch {
                 assert_eq!(r.status, Status::Skipped, "{}", case.label());
@@ -774,15 +777,8 @@ mod tests {
     fn housekeeping_reads_are_set_aside() {
         crate::sys::install_kick_handler().unwrap();
         let caps = probe();
-        let methods = [
-            Method::Poll,
-            Method::Defer,
-            Method::Iowq,
-            Method::Blocking,
-            Method::Epoll,
-        ];
         let ty: &'static dyn FileType = &Chatty;
-        for case in crate::case::cases(&[ty], &Kind::ALL, &Mode::ALL, &methods) {
+        for case in crate::case::cases(&[ty], &Kind::ALL, &Mode::ALL, &STOCK_METHODS) {
             let r = run_case(&case, &settings(None, 10.0), &caps);
             if r.status == Status::Skipped {
                 eprintln!("{}: skipped: {:?}", case.label(), r.reason);
@@ -835,14 +831,7 @@ mod tests {
         }
         crate::sys::install_kick_handler().unwrap();
         let caps = probe();
-        let methods = [
-            Method::Poll,
-            Method::Defer,
-            Method::Iowq,
-            Method::Blocking,
-            Method::Epoll,
-        ];
-        for case in crate::case::cases(&[ty], &Kind::ALL, &[Mode::Sleep], &methods) {
+        for case in crate::case::cases(&[ty], &Kind::ALL, &[Mode::Sleep], &STOCK_METHODS) {
             let mut s = settings(None, 10.0);
             if case.kind == Kind::Throughput {
                 s.messages = 2000;

@@ -225,15 +225,16 @@ static inline void submit_n(struct __test_metadata *_metadata, struct iou_ring *
 }
 
 /*
- * Give the ring PENDING_MS to produce a CQE (entering the kernel, so pending
+ * Give the ring @ms to produce a CQE (entering the kernel, so pending
  * task_work runs), then check that it did not. Only for the ring's submitter.
  */
-static inline void assert_no_cqe(struct __test_metadata *_metadata, struct iou_ring *ring)
+static inline void assert_no_cqe_for(struct __test_metadata *_metadata, struct iou_ring *ring,
+				     unsigned int ms)
 {
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	ret = iou_wait_cqe(ring, &cqe, PENDING_MS);
+	ret = iou_wait_cqe(ring, &cqe, ms);
 	ASSERT_EQ(-ETIME, ret) {
 		if (!ret)
 			TH_LOG("unexpected CQE: user_data %#llx res %d",
@@ -242,6 +243,12 @@ static inline void assert_no_cqe(struct __test_metadata *_metadata, struct iou_r
 			TH_LOG("wait: %s", strerror(-ret));
 	}
 	ASSERT_EQ(0U, iou_cq_ready(ring));
+}
+
+/* assert_no_cqe_for() PENDING_MS. */
+static inline void assert_no_cqe(struct __test_metadata *_metadata, struct iou_ring *ring)
+{
+	assert_no_cqe_for(_metadata, ring, PENDING_MS);
 }
 
 /*
